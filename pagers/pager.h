@@ -1,0 +1,107 @@
+/*
+ * pager.h - the pager interface (SPEC §3.2).
+ *
+ * A pager is a paging device for one namespace: it answers reads with
+ * fresher copies, decides what a write means, and pushes local changes.
+ * Pagers never touch the database, print or exit: they return pages and
+ * verdicts, and store/vm.c owns the cache, the hashes and notifications.
+ *
+ * Each pager type is one file with one `const struct pager_ops` and a
+ * struct that embeds `struct pager` as its first member.  `mem.c` is the
+ * minimal example.
+ */
+#ifndef FLOKVM_PAGER_H
+#define FLOKVM_PAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "services.h"
+#include "status.h"
+
+enum pager_verdict {
+	PAGER_NOT_MODIFIED, /* nothing new: keep the cached copy */
+	PAGER_PAGE,         /* answer->page is the authority's copy */
+	PAGER_GONE,         /* the authority no longer has the page */
+};
+
+/* What a read or sync brought back.  The op fills it; the caller owns page
+ * and changes_id afterwards and frees them with pager_answer_release(). */
+struct pager_answer {
+	enum pager_verdict verdict;
+	cJSON *page;      /* PAGER_PAGE: unvalidated; the vm validates it */
+	char *changes_id; /* sync: the id of the changes the copy contains */
+};
+
+struct pager;
+
+/*
+ * The operations.  Each returns FK_OK or a status (FK_ERUNTIME for a pager
+ * failure, FK_EREFUSED for a refusal, FK_EDATA for rejected data) with err
+ * filled.  `hash` arguments are the cached page's _hash before the call, or
+ * NULL when nothing is cached; `cached` is the cached user-visible page
+ * text or NULL.  A NULL key in watch/unwatch means the whole namespace.
+ * init, watch, unwatch, invalidate and close may be NULL: nothing to do.
+ */
+struct pager_ops {
+	const char *type;
+	size_t size;  /* bytes to allocate: the type's struct embedding pager */
+	bool pushes;  /* writes become based pages and are queued (§7) */
+
+	/* Called once per process, before the first other call. */
+	int (*init)(struct pager *p, struct fk_err *err);
+	/* Fault: may return a fresher copy. */
+	int (*read)(struct pager *p, const char *key, const char *cached,
+		    const char *hash, struct pager_answer *ans,
+		    struct fk_err *err);
+	/* The first watcher of a page across all processes arrived / the last
+	 * one left. */
+	int (*watch)(struct pager *p, const char *key, const char *hash,
+		     struct fk_err *err);
+	int (*unwatch)(struct pager *p, const char *key, const char *hash,
+		       struct fk_err *err);
+	/* A write of the validated page is about to be committed locally:
+	 * FK_OK accepts it, anything else refuses it. */
+	int (*write)(struct pager *p, const char *key, const cJSON *page,
+		     const char *hash, struct fk_err *err);
+	/* Push {page, changes, changes_id}; NULL for pagers that don't push. */
+	int (*sync)(struct pager *p, const char *key, const cJSON *push,
+		    struct pager_answer *ans, struct fk_err *err);
+	/* The page was dropped from the cache. */
+	int (*invalidate)(struct pager *p, const char *key, const char *hash,
+			  struct fk_err *err);
+	/* Frees what init allocated (not p itself). */
+	void (*close)(struct pager *p);
+
+	/* Optional, NULL when unsupported: a descriptor the watch loop polls,
+	 * drained with drain(); a batched revalidation of many keys. */
+	int (*poll_fd)(struct pager *p);
+	int (*drain)(struct pager *p, struct fk_err *err);
+	int (*revalidate)(struct pager *p, const char *const *keys,
+			  const char *const *hashes, size_t n,
+			  struct pager_answer *answers, struct fk_err *err);
+};
+
+struct pager {
+	const struct pager_ops *ops;
+	const struct svc_pager *conf; /* name, ns, type, options, readonly */
+	const char *dir;              /* the services file's folder, or NULL */
+};
+
+/* The registry of types (registry.c). */
+const struct pager_ops *pager_type_find(const char *type);
+bool pager_type_known(const char *type);
+const char *pager_type_list(void); /* "mem, spec" */
+
+/* Allocates and initialises the pager for conf.  Caller pager_free()s. */
+int pager_new(const struct svc_pager *conf, const char *dir,
+	      struct pager **out, struct fk_err *err);
+void pager_free(struct pager *p);
+void pager_answer_release(struct pager_answer *ans);
+
+/* The built-in pager types. */
+extern const struct pager_ops mem_pager_ops;
+extern const struct pager_ops spec_pager_ops;
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * registry.c - pager types by name, and the life cycle common to all.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pager.h"
+
+/* Sorted by name; pager_type_list() prints them in this order. */
+static const struct pager_ops *const types[] = {
+	&mem_pager_ops,
+	&spec_pager_ops,
+};
+
+#define NTYPES (sizeof(types) / sizeof(types[0]))
+
+const struct pager_ops *pager_type_find(const char *type)
+{
+	for (size_t i = 0; i < NTYPES; i++)
+		if (!strcmp(types[i]->type, type))
+			return types[i];
+	return NULL;
+}
+
+bool pager_type_known(const char *type)
+{
+	return pager_type_find(type) != NULL;
+}
+
+const char *pager_type_list(void)
+{
+	static char list[256];
+
+	if (!list[0])
+		for (size_t i = 0; i < NTYPES; i++) {
+			if (i)
+				strcat(list, ", ");
+			strcat(list, types[i]->type);
+		}
+	return list;
+}
+
+int pager_new(const struct svc_pager *conf, const char *dir,
+	      struct pager **out, struct fk_err *err)
+{
+	const struct pager_ops *ops = pager_type_find(conf->type);
+	struct pager *p;
+	int rc;
+
+	*out = NULL;
+	if (!ops)
+		return fk_fail(err, FK_ERUNTIME, "pager \"%s\": unknown type \"%s\" (known: %s)",
+			       conf->name, conf->type, pager_type_list());
+	p = calloc(1, ops->size);
+	if (!p)
+		abort();
+	p->ops = ops;
+	p->conf = conf;
+	p->dir = dir;
+	rc = ops->init ? ops->init(p, err) : FK_OK;
+	if (rc) {
+		free(p);
+		return fk_prefix(err, rc, "pager \"%s\" (namespace \"%s\")",
+				 conf->name, conf->ns);
+	}
+	*out = p;
+	return FK_OK;
+}
+
+void pager_free(struct pager *p)
+{
+	if (!p)
+		return;
+	if (p->ops->close)
+		p->ops->close(p);
+	free(p);
+}
+
+void pager_answer_release(struct pager_answer *ans)
+{
+	cJSON_Delete(ans->page);
+	free(ans->changes_id);
+	memset(ans, 0, sizeof(*ans));
+}

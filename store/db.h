@@ -1,0 +1,84 @@
+/*
+ * db.h - the SQLite cache (SPEC §5): pages with their hash and revision,
+ * the change log, the unsynced queue and the live watchers.
+ *
+ * One struct db per process.  Statements are prepared once and reused.
+ * Every function returns FK_OK or a status with err filled: FK_ETEMP when
+ * the database stayed locked past the busy timeout, FK_ERUNTIME otherwise.
+ * No SQL exists outside this file and schema.sql.
+ */
+#ifndef FLOKVM_DB_H
+#define FLOKVM_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "settings.h"
+#include "status.h"
+
+struct db;
+
+/* One cached page.  Strings are owned; db_row_release() frees them. */
+struct db_row {
+	bool found;
+	char *key;
+	char *page;   /* canonical user-visible JSON text */
+	char *hash;
+	int64_t seq;  /* revision */
+	int entries;
+	char *sync;   /* "__" bookkeeping JSON, or NULL */
+	bool unsynced;
+};
+
+/*
+ * Opens the database at path.  With create, a missing file (and its
+ * missing folders, 0700) is created with mode 0600 and given the schema;
+ * without, a missing or empty file gives *out = NULL and FK_OK, and the
+ * caller treats it as an empty store.  A foreign file (not SQLite, another
+ * application_id, a newer schema version) is refused with FK_ERUNTIME and
+ * left untouched.  Older schema versions are migrated.
+ */
+int db_open(const char *path, bool create, const struct settings *set,
+	    struct db **out, struct fk_err *err);
+void db_close(struct db *db);
+const char *db_path(const struct db *db);
+
+/* write: BEGIN IMMEDIATE (the read-modify-write lock); else a deferred
+ * read transaction.  db_rollback() is safe to call without a transaction. */
+int db_begin(struct db *db, bool write, struct fk_err *err);
+int db_commit(struct db *db, struct fk_err *err);
+void db_rollback(struct db *db);
+
+/* Reads (ns, key) into row; row->found says whether it exists. */
+int db_get(struct db *db, const char *ns, const char *key,
+	   struct db_row *row, struct fk_err *err);
+void db_row_release(struct db_row *row);
+
+/*
+ * Stores a changed page and appends its change to the log (kind "write",
+ * "pager", ...), inside the caller's write transaction.  *seq receives the
+ * new revision.  The log is trimmed to the configured number of rows.
+ */
+int db_put(struct db *db, const char *ns, const char *key, const char *page,
+	   const char *hash, int entries, const char *sync, const char *kind,
+	   int64_t *seq, struct fk_err *err);
+
+/* Deletes (ns, key) and logs the change with a NULL hash; *seq as above. */
+int db_delete(struct db *db, const char *ns, const char *key,
+	      const char *kind, int64_t *seq, struct fk_err *err);
+
+/* Calls fn for each cached page of ns (all namespaces if ns is NULL) in
+ * (ns, key) byte order, with ns_out filled; fn returning non-zero stops. */
+typedef int (*db_page_fn)(void *ctx, const char *ns, const struct db_row *row);
+int db_each(struct db *db, const char *ns, db_page_fn fn, void *ctx,
+	    struct fk_err *err);
+
+/* Runs SQLite's integrity check; fn gets each problem line ("ok" is not
+ * reported).  *problems counts them. */
+int db_integrity(struct db *db, void (*fn)(void *ctx, const char *msg),
+		 void *ctx, int *problems, struct fk_err *err);
+
+/* The schema version this binary writes (from schema.sql). */
+int db_schema_version(void);
+
+#endif

@@ -1,0 +1,476 @@
+/*
+ * vm.c - the paging service's requests (see vm.h).
+ *
+ * The rules that every request shares live here: a transaction is never
+ * held while a pager runs (pager calls happen between transactions, and
+ * what they return is applied in a fresh BEGIN IMMEDIATE that re-reads the
+ * page); a change is a commit that makes the user-visible page differ
+ * (SPEC §4.1); every change is logged by db_put()/db_delete().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "page.h"
+#include "vm.h"
+
+static char *xstrdup(const char *s)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		abort();
+	return d;
+}
+
+void vm_init(struct vm *vm, const char *db_path, const struct services *svc,
+	     const struct settings *set)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->db_path = db_path;
+	vm->svc = svc;
+	vm->set = *set;
+	vm->pagers = calloc(svc->npagers ? svc->npagers : 1, sizeof(*vm->pagers));
+	if (!vm->pagers)
+		abort();
+}
+
+void vm_release(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->svc->npagers; i++)
+		pager_free(vm->pagers[i]);
+	free(vm->pagers);
+	db_close(vm->db);
+	memset(vm, 0, sizeof(*vm));
+}
+
+void vm_page_release(struct vm_page *pg)
+{
+	free(pg->text);
+	free(pg->hash);
+	memset(pg, 0, sizeof(*pg));
+}
+
+struct page_limits vm_limits(const struct vm *vm)
+{
+	struct page_limits lim = {
+		.max_page_bytes = vm->set.max_page_bytes,
+		.max_depth = vm->set.max_depth,
+		.max_key_bytes = vm->set.max_key_bytes,
+	};
+	return lim;
+}
+
+/* Opens the database on first use.  Without create, a missing database
+ * leaves vm->db NULL, which every request reads as an empty store; a later
+ * request that must store something opens it again with create. */
+static int vm_db(struct vm *vm, bool create, struct fk_err *err)
+{
+	if (vm->db)
+		return FK_OK;
+	return db_open(vm->db_path, create, &vm->set, &vm->db, err);
+}
+
+int vm_namespace(struct vm *vm, const char *ns, const struct svc_pager **conf,
+		 struct fk_err *err)
+{
+	int rc = page_check_name("namespace", ns, vm->set.max_key_bytes, err);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < vm->svc->npagers; i++)
+		if (!strcmp(vm->svc->pagers[i].ns, ns)) {
+			*conf = &vm->svc->pagers[i];
+			return FK_OK;
+		}
+	if (vm->svc->path)
+		return fk_fail(err, FK_EREFUSED,
+			       "no pager serves namespace \"%s\"; add one to the services file '%s'",
+			       ns, vm->svc->path);
+	return fk_fail(err, FK_EREFUSED,
+		       "no pager serves namespace \"%s\"; the built-in default serves only \"user\" (configure pagers in ~/.config/flokvm/services.rb, see flokvm(1))",
+		       ns);
+}
+
+/* Checks ns and key and returns the namespace's pager, initialised. */
+static int vm_pager(struct vm *vm, const char *ns, const char *key,
+		    struct pager **out, struct fk_err *err)
+{
+	const struct svc_pager *conf;
+	size_t i;
+	int rc;
+
+	rc = vm_namespace(vm, ns, &conf, err);
+	if (!rc && key)
+		rc = page_check_name("key", key, vm->set.max_key_bytes, err);
+	if (rc)
+		return rc;
+	i = (size_t)(conf - vm->svc->pagers);
+	if (!vm->pagers[i]) {
+		rc = pager_new(conf, vm->svc->dir, &vm->pagers[i], err);
+		if (rc)
+			return rc;
+	}
+	*out = vm->pagers[i];
+	return FK_OK;
+}
+
+static void set_missing(struct vm_page *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->text = xstrdup("{}");
+}
+
+/* Reads the stored row of (ns, key) into out; missing database = miss. */
+static int load(struct vm *vm, const char *ns, const char *key,
+		struct vm_page *out, struct fk_err *err)
+{
+	struct db_row row;
+	int rc;
+
+	set_missing(out);
+	rc = vm_db(vm, false, err);
+	if (rc || !vm->db)
+		return rc;
+	rc = db_get(vm->db, ns, key, &row, err);
+	if (rc || !row.found)
+		return rc;
+	free(out->text);
+	out->text = row.page;
+	out->hash = row.hash;
+	out->seq = row.seq;
+	out->found = true;
+	free(row.sync);
+	return FK_OK;
+}
+
+int vm_cached(struct vm *vm, const char *ns, const char *key,
+	      struct vm_page *out, struct fk_err *err)
+{
+	struct pager *p;
+	int rc = vm_pager(vm, ns, key, &p, err);
+
+	if (rc) {
+		set_missing(out);
+		return rc;
+	}
+	rc = load(vm, ns, key, out, err);
+	return rc ? fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key) : FK_OK;
+}
+
+/* Parses a stored page back into a tree (NULL text: NULL tree). */
+static int parse_stored(struct vm *vm, const char *ns, const char *key,
+			const char *text, cJSON **out, struct fk_err *err)
+{
+	struct json_opts o = {.max_depth = 100000, .allow_empty = 0};
+
+	*out = NULL;
+	if (!text)
+		return FK_OK;
+	if (json_parse(text, strlen(text), &o, out, err))
+		return fk_prefix(err, FK_ERUNTIME,
+				 "stored page namespace \"%s\" key \"%s\" in '%s' is damaged (run flokvm check)",
+				 ns, key, vm->db_path);
+	return FK_OK;
+}
+
+/* Stores page (canonical, hashed) for (ns, key) in the open write
+ * transaction and fills out with the stored state. */
+static int store(struct vm *vm, const char *ns, const char *key,
+		 const cJSON *page, const char *kind, struct vm_page *out,
+		 struct fk_err *err)
+{
+	struct buf text = {0};
+	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(page, "_hash");
+	int64_t seq;
+	int rc;
+
+	page_write(&text, page);
+	rc = db_put(vm->db, ns, key, text.p, hash->valuestring,
+		    page_entry_count(page), NULL, kind, &seq, err);
+	if (rc) {
+		buf_release(&text);
+		return rc;
+	}
+	vm_page_release(out);
+	out->text = buf_detach(&text);
+	out->hash = xstrdup(hash->valuestring);
+	out->seq = seq;
+	out->found = true;
+	out->changed = true;
+	return FK_OK;
+}
+
+/*
+ * Applies an authority's answer to (ns, key) in a fresh write transaction
+ * that re-reads the page: a copy that equals the stored page is no change;
+ * GONE drops the page.
+ */
+static int apply_authority(struct vm *vm, const char *ns, const char *key,
+			   struct pager_answer *ans, struct vm_page *out,
+			   struct fk_err *err)
+{
+	struct page_limits lim = vm_limits(vm);
+	cJSON *stored = NULL;
+	int64_t seq;
+	int rc;
+
+	if (ans->verdict == PAGER_NOT_MODIFIED)
+		return FK_OK;
+	if (ans->verdict == PAGER_PAGE) {
+		struct buf text = {0};
+
+		/* Validate as a pager's copy: size and depth limits too. */
+		json_write(&text, ans->page);
+		cJSON_Delete(ans->page);
+		ans->page = NULL;
+		rc = page_parse(text.p, text.len, key, PAGE_FROM_PAGER, &lim,
+				&ans->page, err);
+		buf_release(&text);
+		if (rc)
+			return fk_prefix(err, FK_ERUNTIME,
+					 "the pager's copy is not a valid page");
+		page_set_hash(ans->page);
+	}
+	rc = vm_db(vm, true, err);
+	if (!rc)
+		rc = db_begin(vm->db, true, err);
+	if (rc)
+		return rc;
+	rc = load(vm, ns, key, out, err);
+	if (!rc && ans->verdict == PAGER_GONE && out->found) {
+		rc = db_delete(vm->db, ns, key, "pager", &seq, err);
+		if (!rc) {
+			set_missing(out);
+			out->seq = seq;
+			out->changed = true;
+		}
+	} else if (!rc && ans->verdict == PAGER_PAGE) {
+		rc = parse_stored(vm, ns, key, out->found ? out->text : NULL,
+				  &stored, err);
+		if (!rc && !(stored && json_equal(stored, ans->page)))
+			rc = store(vm, ns, key, ans->page, "pager", out, err);
+		cJSON_Delete(stored);
+	}
+	if (!rc)
+		rc = db_commit(vm->db, err);
+	else
+		db_rollback(vm->db);
+	return rc;
+}
+
+int vm_fault(struct vm *vm, const char *ns, const char *key,
+	     struct vm_page *out, struct fk_err *err)
+{
+	struct pager_answer ans = {0};
+	struct pager *p;
+	int rc;
+
+	set_missing(out);
+	rc = vm_pager(vm, ns, key, &p, err);
+	if (!rc)
+		rc = load(vm, ns, key, out, err);
+	if (!rc)
+		rc = p->ops->read(p, key, out->found ? out->text : NULL,
+				  out->hash, &ans, err);
+	if (!rc)
+		rc = apply_authority(vm, ns, key, &ans, out, err);
+	pager_answer_release(&ans);
+	if (rc)
+		return fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key);
+	return FK_OK;
+}
+
+int vm_read_sync(struct vm *vm, const char *ns, const char *key,
+		 struct vm_page *out, struct fk_err *err)
+{
+	int rc = vm_cached(vm, ns, key, out, err);
+
+	if (rc || out->found)
+		return rc;
+	vm_page_release(out);
+	return vm_fault(vm, ns, key, out, err);
+}
+
+/* Checks --if-seq / --if-hash against the stored state in cur. */
+static int precondition(const struct vm_write_opts *o, const struct vm_page *cur,
+			struct fk_err *err)
+{
+	const char *hash = cur->found ? cur->hash : "none";
+
+	if (o->if_seq >= 0 && o->if_seq != (cur->found ? cur->seq : 0))
+		return fk_fail(err, FK_EPRECOND,
+			       "--if-seq %lld failed: the stored page is at revision %lld with hash %s",
+			       (long long)o->if_seq, (long long)(cur->found ? cur->seq : 0), hash);
+	if (o->if_hash && strcmp(o->if_hash, hash))
+		return fk_fail(err, FK_EPRECOND,
+			       "--if-hash %s failed: the stored page is at revision %lld with hash %s",
+			       o->if_hash, (long long)(cur->found ? cur->seq : 0), hash);
+	return FK_OK;
+}
+
+/* The read-modify-write of a write, in one BEGIN IMMEDIATE. */
+static int commit_write(struct vm *vm, const char *ns, const char *key,
+			cJSON *page, const struct vm_write_opts *opts,
+			struct vm_page *out, struct fk_err *err)
+{
+	cJSON *stored = NULL;
+	int rc;
+
+	rc = vm_db(vm, true, err);
+	if (!rc)
+		rc = db_begin(vm->db, true, err);
+	if (rc)
+		return rc;
+	rc = load(vm, ns, key, out, err);
+	if (!rc)
+		rc = precondition(opts, out, err);
+	if (!rc)
+		rc = parse_stored(vm, ns, key, out->found ? out->text : NULL,
+				  &stored, err);
+	if (!rc) {
+		page_normalise(page, stored, page_now_ms());
+		/* An identical copy is no change: nothing stored, nobody told. */
+		if (!(stored && json_equal(stored, page)))
+			rc = store(vm, ns, key, page, "write", out, err);
+	}
+	cJSON_Delete(stored);
+	if (!rc)
+		rc = db_commit(vm->db, err);
+	else
+		db_rollback(vm->db);
+	return rc;
+}
+
+int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
+	     size_t len, const struct vm_write_opts *opts, struct vm_page *out,
+	     struct fk_err *err)
+{
+	struct page_limits lim = vm_limits(vm);
+	cJSON *page = NULL;
+	struct pager *p;
+	int rc;
+
+	set_missing(out);
+	rc = vm_pager(vm, ns, key, &p, err);
+	if (!rc && p->conf->readonly)
+		rc = fk_fail(err, FK_EREFUSED,
+			     "namespace \"%s\" is read-only (pager \"%s\")", ns,
+			     p->conf->name);
+	if (rc)
+		return rc;
+	rc = page_parse(text, len, key, PAGE_FROM_USER, &lim, &page, err);
+	if (!rc)
+		rc = vm_db(vm, true, err);
+	/* A cheap early look at the precondition, so that a failing one does
+	 * not reach the pager; commit_write() checks it again under lock. */
+	if (!rc)
+		rc = load(vm, ns, key, out, err);
+	if (!rc)
+		rc = precondition(opts, out, err);
+	if (!rc)
+		rc = p->ops->write(p, key, page, out->hash, err);
+	if (!rc)
+		rc = commit_write(vm, ns, key, page, opts, out, err);
+	cJSON_Delete(page);
+	if (rc)
+		return fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key);
+	return FK_OK;
+}
+
+int vm_ls(struct vm *vm, const char *ns, db_page_fn fn, void *ctx,
+	  struct fk_err *err)
+{
+	int rc = page_check_name("namespace", ns, vm->set.max_key_bytes, err);
+
+	if (!rc)
+		rc = vm_db(vm, false, err);
+	if (rc || !vm->db)
+		return rc;
+	return db_each(vm->db, ns, fn, ctx, err);
+}
+
+struct check_ctx {
+	struct vm *vm;
+	vm_problem_fn fn;
+	void *ctx;
+	int problems;
+};
+
+static void problem(struct check_ctx *c, const char *ns, const char *key,
+		    const char *msg)
+{
+	c->fn(c->ctx, ns, key, msg);
+	c->problems++;
+}
+
+/* Checks one stored page: JSON, the page rules, hash, entry count. */
+static int check_page(void *ctx, const char *ns, const struct db_row *row)
+{
+	struct check_ctx *c = ctx;
+	struct json_opts o = {.max_depth = c->vm->set.max_depth, .allow_empty = 0};
+	struct fk_err err;
+	cJSON *page = NULL, *h;
+	char msg[2300], hash[16];
+
+	if (json_parse(row->page, strlen(row->page), &o, &page, &err)) {
+		snprintf(msg, sizeof(msg), "stored page is not valid JSON: %s", err.msg);
+		problem(c, ns, row->key, msg);
+		return 0;
+	}
+	h = cJSON_DetachItemFromObjectCaseSensitive(page, "_hash");
+	if (page_validate(page, row->key, PAGE_FROM_PAGER, &err)) {
+		snprintf(msg, sizeof(msg), "stored page breaks the page rules: %s", err.msg);
+		problem(c, ns, row->key, msg);
+	} else {
+		snprintf(hash, sizeof(hash), "%lu", (unsigned long)page_hash(page));
+		if (strcmp(hash, row->hash)) {
+			snprintf(msg, sizeof(msg), "stored hash %s differs from the computed hash %s",
+				 row->hash, hash);
+			problem(c, ns, row->key, msg);
+		}
+		if (!cJSON_IsString(h) || strcmp(h->valuestring, hash)) {
+			snprintf(msg, sizeof(msg), "the page's _hash differs from the computed hash %s",
+				 hash);
+			problem(c, ns, row->key, msg);
+		}
+		if (page_entry_count(page) != row->entries) {
+			snprintf(msg, sizeof(msg), "entry count %d differs from the page's %d",
+				 row->entries, page_entry_count(page));
+			problem(c, ns, row->key, msg);
+		}
+	}
+	cJSON_Delete(h);
+	cJSON_Delete(page);
+	return 0;
+}
+
+static void integrity_problem(void *ctx, const char *msg)
+{
+	struct check_ctx *c = ctx;
+	char line[1200];
+
+	snprintf(line, sizeof(line), "sqlite integrity check: %s", msg);
+	c->fn(c->ctx, NULL, NULL, line);
+}
+
+int vm_check(struct vm *vm, vm_problem_fn fn, void *ctx, int *problems,
+	     struct fk_err *err)
+{
+	struct check_ctx c = {vm, fn, ctx, 0};
+	int rc, sqlite_problems = 0;
+
+	*problems = 0;
+	rc = vm_db(vm, false, err);
+	if (rc || !vm->db)
+		return rc;
+	rc = db_begin(vm->db, false, err);
+	if (!rc)
+		rc = db_each(vm->db, NULL, check_page, &c, err);
+	db_rollback(vm->db);
+	if (!rc)
+		rc = db_integrity(vm->db, integrity_problem, &c, &sqlite_problems, err);
+	*problems = c.problems + sqlite_problems;
+	return rc;
+}

@@ -1,0 +1,87 @@
+/*
+ * vm.h - the requests of the paging service (SPEC §4): read, read_sync,
+ * write, ls, check.  Around every pager call this layer validates and
+ * hashes pages, keeps the cache, and decides what is a change; pagers and
+ * the command line never repeat that work.
+ *
+ * Every request names its subject in err ("namespace \"user\" key \"k\":
+ * ...") so that the command line only adds "flokvm: COMMAND: ".
+ */
+#ifndef FLOKVM_VM_H
+#define FLOKVM_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "pager.h"
+#include "services.h"
+#include "settings.h"
+
+struct vm {
+	const char *db_path;
+	const struct services *svc;
+	struct settings set;
+	struct db *db;          /* opened on first use; NULL: none yet */
+	struct pager **pagers;  /* one slot per svc->pagers, created lazily */
+};
+
+/* A page as a request answers it.  text is "{}" for a missing page. */
+struct vm_page {
+	char *text;     /* canonical user-visible JSON; owned */
+	char *hash;     /* owned; NULL when missing */
+	int64_t seq;    /* revision; 0 when missing */
+	bool found;
+	bool changed;   /* the request committed a change */
+};
+
+/* svc and db_path must outlive the vm. */
+void vm_init(struct vm *vm, const char *db_path, const struct services *svc,
+	     const struct settings *set);
+void vm_release(struct vm *vm);
+void vm_page_release(struct vm_page *pg);
+
+/* The limits of page_parse() from the settings. */
+struct page_limits vm_limits(const struct vm *vm);
+
+/* Checks a namespace name and finds its pager: FK_EDATA for a bad name,
+ * FK_EREFUSED (saying how to configure one) when no pager serves it. */
+int vm_namespace(struct vm *vm, const char *ns, const struct svc_pager **conf,
+		 struct fk_err *err);
+
+/* The cached copy only; never creates the database. */
+int vm_cached(struct vm *vm, const char *ns, const char *key,
+	      struct vm_page *out, struct fk_err *err);
+
+/* Asks the pager for a fresher copy and applies it; out is the page as
+ * stored afterwards, out->changed whether that was a change. */
+int vm_fault(struct vm *vm, const char *ns, const char *key,
+	     struct vm_page *out, struct fk_err *err);
+
+/* The cached copy, else one pager read. */
+int vm_read_sync(struct vm *vm, const char *ns, const char *key,
+		 struct vm_page *out, struct fk_err *err);
+
+struct vm_write_opts {
+	int64_t if_seq;       /* -1: no condition; 0: only if absent */
+	const char *if_hash;  /* NULL: no condition; "none": only if absent */
+};
+
+/* Validates, normalises and hashes text as the page (ns, key), lets the
+ * pager decide, and commits it if it is a change. */
+int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
+	     size_t len, const struct vm_write_opts *opts, struct vm_page *out,
+	     struct fk_err *err);
+
+/* Cached pages of ns in key byte order (none if the database is missing). */
+int vm_ls(struct vm *vm, const char *ns, db_page_fn fn, void *ctx,
+	  struct fk_err *err);
+
+/* Verifies every stored page and SQLite's integrity; fn gets each problem
+ * (ns and key NULL for database-wide ones).  *problems counts them. */
+typedef void (*vm_problem_fn)(void *ctx, const char *ns, const char *key,
+			      const char *problem);
+int vm_check(struct vm *vm, vm_problem_fn fn, void *ctx, int *problems,
+	     struct fk_err *err);
+
+#endif

@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# flokvm hash: the §2.2 vectors, through the real binary.
+
+load helpers
+
+@test "hash: every page vector of SPEC 2.2" {
+	run -0 fk hash <<<'{"_uuid":"p1","entries":[]}'
+	[ "$output" = '{"_uuid":"p1","entries":[],"_hash":"1060662067"}' ]
+	run -0 fk hash <<<'{"_uuid":"news","_head":"h0","_next":"news-2","entries":[{"_uuid":"e1","_timestamp":"1433865600000"},{"_uuid":"e2","_timestamp":"1433865600001"}]}'
+	[[ "$output" == *'"_hash":"1198598375"}' ]]
+	run -0 fk hash <<<'{"_uuid":"news","_head":"h0","_next":"news-2","entries":[{"_uuid":"e2","_timestamp":"1433865600001"},{"_uuid":"e1","_timestamp":"1433865600000"}]}'
+	[[ "$output" == *'"_hash":"2910451975"}' ]]
+	run -0 fk hash <<<'{"_uuid":"news","_next":"news-2","_prev":"news-0","entries":[{"_uuid":"e1","_timestamp":"1433865600000"}]}'
+	[ "$output" = '{"_uuid":"news","_next":"news-2","_prev":"news-0","entries":[{"_uuid":"e1","_timestamp":"1433865600000"}],"_hash":"2225785527"}' ]
+	run -0 fk hash <<<'{"_uuid":"café","entries":[{"_uuid":"x","_timestamp":"0"}]}'
+	[ "$output" = '{"_uuid":"café","entries":[{"_uuid":"x","_timestamp":"0"}],"_hash":"1330132320"}' ]
+}
+
+@test "hash: reads a file operand and ignores a given _hash and __ keys" {
+	printf '%s' '{"_hash":"1","__changes":[],"entries":[],"_uuid":"p1"}' >page.json
+	run -0 fk hash page.json
+	[ "$output" = '{"_uuid":"p1","entries":[],"_hash":"1060662067"}' ]
+}
+
+@test "hash: random pages hash as an independent implementation computes" {
+	command -v python3 >/dev/null || skip "python3 not installed"
+	for i in $(seq 1 40); do
+		python3 - "$i" >page.json <<'PY'
+import json, random, sys
+r = random.Random(int(sys.argv[1]))
+def s():
+    return ''.join(r.choice('abcXYZ-_é€😀 ') for _ in range(r.randint(1, 12)))
+p = {"_uuid": s(), "entries": [{"_uuid": "e%d" % i, "_timestamp": str(r.randint(0, 2**53 - 1))}
+                               for i in range(r.randint(0, 30))]}
+for k in ("_head", "_next", "_prev"):
+    if r.random() < 0.5:
+        p[k] = r.choice([s(), "", None])
+print(json.dumps(p, ensure_ascii=r.random() < 0.5))
+PY
+		want=$(python3 -c '
+import json, sys, zlib
+p = json.load(open("page.json"))
+z = 0
+for k in ("_head", "_next", "_prev"):
+    v = p.get(k)
+    if isinstance(v, str) and v:
+        z = zlib.crc32(v.encode(), z)
+z = zlib.crc32(p["_uuid"].encode(), z)
+for e in p["entries"]:
+    z = zlib.crc32(e["_timestamp"].encode(), z)
+print(z)')
+		run -0 fk hash page.json
+		[[ "$output" == *"\"_hash\":\"$want\"}" ]] || { echo "page $i: $output, want $want"; false; }
+	done
+}
+
+@test "hash: a page without _uuid exits 65 and names the problem" {
+	run -65 --separate-stderr fk hash <<<'{"entries":[]}'
+	[ "$output" = "" ]
+	[[ "$stderr" == "flokvm: hash: _uuid: missing"* ]]
+}
+
+@test "hash: a missing file exits 66" {
+	run -66 --separate-stderr fk hash nosuch.json
+	[[ "$stderr" == "flokvm: hash: cannot open 'nosuch.json': No such file or directory" ]]
+}
+
+@test "hash: stamps entries that lack _uuid or _timestamp" {
+	run -0 fk hash <<<'{"_uuid":"p","entries":[{"t":1}]}'
+	[[ "$output" =~ ^\{\"_uuid\":\"p\",\"entries\":\[\{\"_uuid\":\"[0-9a-f-]{36}\",\"_timestamp\":\"[0-9]+\",\"t\":1\}\],\"_hash\":\"[0-9]+\"\}$ ]]
+}
