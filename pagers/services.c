@@ -167,12 +167,13 @@ struct node_line {
 struct parser {
 	const char *text;
 	size_t len, pos;
-	int line;
-	int depth;
-	const char *file; /* for messages */
-	svc_type_known_fn known;
+	int line;                /* of text[pos] */
+	int depth;               /* of [ and {, against MAX_NESTING */
+	const char *file;        /* for messages */
+	svc_type_known_fn known; /* NULL accepts every type */
 	const char *known_list;
-	struct node_line *lines;
+	struct node_line *lines; /* every node made; sorted by node once the
+				  * parse is over, for lookup() */
 	size_t nlines, cap;
 	struct fk_err *err;
 };
@@ -301,7 +302,10 @@ static const char *tok_desc(struct parser *p, const struct tok *t,
 	if (t->kind == T_NL)
 		return "end of line";
 	if (len > 40) {
-		len = 40;
+		len = 40; /* backing off so as not to split a character */
+		while (len > 0 &&
+		       ((unsigned char)p->text[t->start + len] & 0xc0) == 0x80)
+			len--;
 		cut = true;
 	}
 	buf[o++] = '\'';
@@ -1231,13 +1235,9 @@ static int fill_origin(struct services *s, const char *path,
 		       struct fk_err *err)
 {
 	const char *slash = strrchr(path, '/');
-	char *folder;
+	size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+	char *folder = slash ? strndup(path, n) : strdup(".");
 
-	if (!slash)
-		folder = strdup(".");
-	else
-		folder = strndup(path, slash == path ? 1
-						       : (size_t)(slash - path));
 	s->path = strdup(path);
 	if (!folder || !s->path) {
 		free(folder);

@@ -16,22 +16,6 @@
 #include "services.h"
 #include "tap.h"
 
-/* tap.h's TAP_STR_EQ hands its own tap_c_ to TAP_OK, which declares a new
- * tap_c_ initialised from itself (-Werror=uninitialized, and the check
- * reads garbage).  Until tap.h is fixed, the same macro with other names;
- * delete this block then. */
-#undef TAP_STR_EQ
-#define TAP_STR_EQ(got, want, ...)                                          \
-	do {                                                                \
-		const char *str_g_ = (got), *str_w_ = (want);               \
-		int str_ok_ = str_g_ && str_w_ && strcmp(str_g_, str_w_) == 0; \
-		TAP_OK(str_ok_, __VA_ARGS__);                               \
-		if (!str_ok_)                                               \
-			printf("#   got:  %s\n#   want: %s\n",            \
-			       str_g_ ? str_g_ : "(null)",                  \
-			       str_w_ ? str_w_ : "(null)");                 \
-	} while (0)
-
 #define KNOWN "exec, mem, net_sim, spec"
 
 static bool known(const char *type)
@@ -170,8 +154,8 @@ static void test_ruby_values(void)
 		 "    { name: \"mem0\", namespace: \"user\",\n"
 		 "      options: { readonly: true, size: 1_000, sym: :abc,\n"
 		 "                 none: nil, f: -2.5e1, \"k\": 'v',\n"
-		 "                 zero: 0, half: 0.5, big: 9_007_199_254_740_992,"
-		 " } },\n"
+		 "                 zero: 0, half: 0.5,\n"
+		 "                 big: 9_007_199_254_740_992, } },\n"
 		 "  ],\n"
 		 "}\n", 1, &s, "key: value style")) {
 		TAP_OK(s.pagers[0].readonly, "label style: readonly");
@@ -198,7 +182,8 @@ static void test_ruby_values(void)
 		       "0.5 has no leading zero problem");
 		v = cJSON_GetObjectItemCaseSensitive(s.pagers[0].options,
 						     "big");
-		TAP_OK(cJSON_IsNumber(v) && v->valuedouble == 9007199254740992.0,
+		TAP_OK(cJSON_IsNumber(v) &&
+		       v->valuedouble == 9007199254740992.0,
 		       "2^53 itself is allowed");
 		services_release(&s);
 	}
