@@ -10,6 +10,8 @@
  * cJSON is used only for the tree.  Every allocation failure aborts, as in
  * buf.c: a half-built tree is of no use to anyone.
  */
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -508,20 +510,20 @@ static const char *plain_run(const char *s, const char *end)
 {
 	const uint64_t ones = UINT64_C(0x0101010101010101);
 	const uint64_t highs = UINT64_C(0x8080808080808080);
-	uint64_t w, q, b;
+	uint64_t w, q, b, stop;
 
 	while (end - s >= 8) {
 		memcpy(&w, s, 8);
 		q = w ^ (ones * '"');
 		b = w ^ (ones * '\\');
-		w = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-		     ((b - ones) & ~b)) & highs;
-		if (w) {
+		stop = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+			((b - ones) & ~b)) & highs;
+		if (stop) {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
 	__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 			/* No borrow reaches the lowest flagged byte, so it is
 			 * exactly the first stop byte. */
-			return s + (__builtin_ctzll(w) >> 3);
+			return s + (__builtin_ctzll(stop) >> 3);
 #else
 			break;
 #endif
@@ -584,6 +586,9 @@ static int fast_number(const char *s, const char *end, double *d)
 	uint64_t m = 0;
 	double v;
 
+#if FLT_EVAL_METHOD != 0
+	return 0; /* x87-style excess precision would round twice */
+#endif
 	if (*s == '-') {
 		neg = 1;
 		s++;
@@ -620,12 +625,39 @@ static int fast_number(const char *s, const char *end, double *d)
 	return 1;
 }
 
+/* Converts the checked number literal [s, end) with strtod. */
+static int slow_number(struct parser *p, const char *s, const char *end,
+		       double *d)
+{
+	size_t n = (size_t)(end - s);
+	char small[64], *copy;
+
+	/* strtod needs a terminated copy: the text need not end in a NUL. */
+	if (n < sizeof(small)) {
+		memcpy(small, s, n);
+		small[n] = '\0';
+		copy = small;
+	} else {
+		buf_reset(&p->str);
+		buf_add(&p->str, s, n);
+		copy = p->str.p;
+	}
+	/* strtod follows LC_NUMERIC; flokvm never calls setlocale(), so the
+	 * "C" locale's '.' is the decimal point.  The grammar was checked, so
+	 * strtod consumes exactly these bytes.  Underflow to zero or to a
+	 * subnormal is accepted: the value is still finite. */
+	*d = strtod(copy, NULL);
+	if (!isfinite(*d))
+		return parse_fail(p, s, 1,
+				  "number out of range (not a finite double)");
+	return FK_OK;
+}
+
 /* Reads the number at *sp into *d and moves *sp past it. */
 static int read_number(struct parser *p, const char **sp, double *d)
 {
 	const char *start = *sp, *s = start, *end = p->end, *digits;
-	char small[64], *copy;
-	size_t n, ndigits;
+	size_t ndigits;
 	int integer = 1;
 
 	if (*s == '-')
@@ -671,28 +703,8 @@ static int read_number(struct parser *p, const char **sp, double *d)
 		return parse_fail(p, start, 1,
 				  "integer beyond 2^53 cannot round-trip; quote it");
 
-	if (fast_number(start, s, d))
-		goto done;
-	/* strtod needs a terminated copy: the text need not end in a NUL. */
-	n = (size_t)(s - start);
-	if (n < sizeof(small)) {
-		memcpy(small, start, n);
-		small[n] = '\0';
-		copy = small;
-	} else {
-		buf_reset(&p->str);
-		buf_add(&p->str, start, n);
-		copy = p->str.p;
-	}
-	/* strtod follows LC_NUMERIC; flokvm never calls setlocale(), so the
-	 * "C" locale's '.' is the decimal point.  The grammar was checked
-	 * above, so strtod consumes exactly these bytes.  Underflow to zero
-	 * or a subnormal is accepted: the value is still finite. */
-	*d = strtod(copy, NULL);
-	if (*d - *d != 0) /* inf - inf is NaN; finite - itself is 0 */
-		return parse_fail(p, start, 1,
-				  "number out of range (not a finite double)");
-done:
+	if (!fast_number(start, s, d) && slow_number(p, start, s, d) != FK_OK)
+		return FK_EDATA;
 	*sp = s;
 	return FK_OK;
 }
@@ -964,8 +976,8 @@ void json_write_number(struct buf *b, double d)
 	double mag = d < 0 ? -d : d;
 	char tmp[40], *e, *q;
 
-	if (d - d != 0) {
-		/* Not finite: JSON has no spelling, JSON.stringify says null. */
+	if (!isfinite(d)) {
+		/* JSON cannot spell it; JSON.stringify writes null too. */
 		buf_adds(b, "null");
 		return;
 	}

@@ -116,9 +116,10 @@ static int vm_pager(struct vm *vm, const char *ns, const char *key,
 	return FK_OK;
 }
 
+/* Makes out the answer for a missing page, releasing what it held. */
 static void set_missing(struct vm_page *out)
 {
-	memset(out, 0, sizeof(*out));
+	vm_page_release(out);
 	out->text = xstrdup("{}");
 }
 
@@ -149,12 +150,13 @@ int vm_cached(struct vm *vm, const char *ns, const char *key,
 	      struct vm_page *out, struct fk_err *err)
 {
 	struct pager *p;
-	int rc = vm_pager(vm, ns, key, &p, err);
+	int rc;
 
-	if (rc) {
-		set_missing(out);
+	memset(out, 0, sizeof(*out));
+	set_missing(out);
+	rc = vm_pager(vm, ns, key, &p, err);
+	if (rc)
 		return rc;
-	}
 	rc = load(vm, ns, key, out, err);
 	return rc ? fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key) : FK_OK;
 }
@@ -267,6 +269,7 @@ int vm_fault(struct vm *vm, const char *ns, const char *key,
 	struct pager *p;
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	set_missing(out);
 	rc = vm_pager(vm, ns, key, &p, err);
 	if (!rc)
@@ -352,6 +355,7 @@ int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
 	struct pager *p;
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	set_missing(out);
 	rc = vm_pager(vm, ns, key, &p, err);
 	if (!rc && p->conf->readonly)
