@@ -74,4 +74,10 @@ int cli_flush(struct cli *c);
 void ev_read_res(struct cli *c, const char *ns, const char *key,
 		 const char *page, const char *from, long long seq);
 
+/* Appends the entry-level events of `watch --diff` for the change from
+ * prev (NULL: a page not seen before) to page, in diff-step order. */
+int ev_entry_events(struct cli *c, const char *ns, const char *key,
+		    const char *prev, const char *page, long long seq,
+		    struct fk_err *err);
+
 #endif

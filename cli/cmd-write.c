@@ -40,7 +40,7 @@ int cmd_write(struct cli *c, int argc, char **argv)
 	struct buf in = {0};
 	struct vm_page pg = {0};
 	struct fk_err err;
-	const struct svc_pager *conf;
+	struct pager *p;
 	const char *arg;
 	int next = 1, status = FK_OK, opt, print = 0, rc;
 	char *end;
@@ -67,8 +67,8 @@ int cmd_write(struct cli *c, int argc, char **argv)
 	rc = cli_setup(c);
 	if (rc)
 		return rc;
-	/* The namespace is checked before the page is read (§4.4's order). */
-	rc = vm_namespace(&c->vm, argv[next], &conf, &err);
+	/* The namespace and key are checked before the page is read. */
+	rc = vm_write_target(&c->vm, argv[next], argv[next + 1], &p, &err);
 	if (!rc)
 		rc = cli_read_input(c, NULL, c->set.max_page_bytes, &in, &err);
 	if (rc == FK_EDATA && in.len > c->set.max_page_bytes)

@@ -11,12 +11,16 @@
 int cli_setup(struct cli *c);
 
 int cmd_check(struct cli *c, int argc, char **argv);
+int cmd_diff(struct cli *c, int argc, char **argv);
 int cmd_hash(struct cli *c, int argc, char **argv);
 int cmd_help(struct cli *c, int argc, char **argv);
+int cmd_invalidate(struct cli *c, int argc, char **argv);
 int cmd_ls(struct cli *c, int argc, char **argv);
 int cmd_pagers(struct cli *c, int argc, char **argv);
 int cmd_read(struct cli *c, int argc, char **argv);
 int cmd_read_sync(struct cli *c, int argc, char **argv);
+int cmd_replay(struct cli *c, int argc, char **argv);
+int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_write(struct cli *c, int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "json.h"
 
 #define GLOBAL_SYNOPSIS \
 	"flokvm [--db FILE] [--services FILE] COMMAND [OPTIONS] ARGS..."
@@ -22,9 +23,13 @@
 static const struct cmd cmds[] = {
 	{"check", cmd_check, 0, "flokvm check",
 	 "verify every stored page and the database"},
+	{"diff", cmd_diff, 0, "flokvm diff OLD NEW",
+	 "print the diff that turns one page into another"},
 	{"hash", cmd_hash, 0, "flokvm hash [FILE]",
 	 "normalise and hash a page without storing it"},
 	{"help", cmd_help, 0, "flokvm help", "list the commands"},
+	{"invalidate", cmd_invalidate, 0, "flokvm invalidate [--discard] NS KEY",
+	 "drop a page from the cache and tell the pager"},
 	{"ls", cmd_ls, 0, "flokvm ls NS",
 	 "list the cached pages of a namespace"},
 	{"pagers", cmd_pagers, 0, "flokvm pagers", "list the configured pagers"},
@@ -34,6 +39,11 @@ static const struct cmd cmds[] = {
 	 "alias of read_sync"},
 	{"read_sync", cmd_read_sync, 0, "flokvm read_sync NS KEY",
 	 "print the cached copy, else the pager's"},
+	{"replay", cmd_replay, 0, "flokvm replay PAGE DIFF",
+	 "apply a diff to a page and print the result"},
+	{"watch", cmd_watch, 0,
+	 "flokvm watch [--since SEQ] [--count N] [--timeout S] [--diff] NS [KEY...]",
+	 "print the cached copies, then every change as it happens"},
 	{"write", cmd_write, 0,
 	 "flokvm write [--if-seq N] [--if-hash H] [--print] NS KEY < PAGE",
 	 "validate, normalise and store a page"},
@@ -96,24 +106,21 @@ static int setup_vm(struct cli *c)
 	if (rc)
 		return cli_fail(c, rc, &err);
 	cJSON_ArrayForEach(s, c->svc.settings) {
-		char num[32];
-		const char *v = s->valuestring;
+		struct buf v = {0};
 
-		if (cJSON_IsNumber(s)) {
-			snprintf(num, sizeof(num), "%.0f", s->valuedouble);
-			v = num;
-		} else if (!cJSON_IsString(s)) {
-			v = "";
-		}
-		if (settings_set(&c->set, s->string, v, &err))
+		/* Numbers as JSON writes them: 3.7 stays 3.7 and is refused. */
+		if (cJSON_IsString(s))
+			buf_adds(&v, s->valuestring);
+		else
+			json_write(&v, s);
+		rc = settings_set(&c->set, s->string, v.p, &err);
+		buf_release(&v);
+		if (rc)
 			return cli_error(c, FK_EDATA, "%s:%d: %s", c->svc.path,
 					 c->svc.settings_line, err.msg);
 	}
 	if (settings_from_env(&c->set, &err))
 		return cli_fail(c, FK_EDATA, &err);
-	if (!c->db_path)
-		return cli_error(c, FK_ERUNTIME,
-				 "no database: set HOME, XDG_DATA_HOME or FLOKVM_DB, or give --db");
 	vm_init(&c->vm, c->db_path, &c->svc, &c->set);
 	return FK_OK;
 }
@@ -156,7 +163,10 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--version")) {
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		} else if (!strcmp(a, "--version")) {
 			printf("flokvm %s\n", FLOKVM_VERSION);
 			return FK_OK;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -23,9 +24,19 @@ enum stmt_id {
 	ST_LOG,
 	ST_PUT,
 	ST_DELETE,
+	ST_UNQUEUE,
 	ST_TRIM,
 	ST_EACH_NS,
 	ST_EACH_ALL,
+	ST_NEWEST,
+	ST_OLDEST,
+	ST_CHANGES,
+	ST_DATA_VERSION,
+	ST_W_ADD,
+	ST_W_COUNT,
+	ST_W_DEL,
+	ST_W_LOCKS,
+	ST_W_PAGES,
 	ST_COUNT
 };
 
@@ -40,6 +51,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		   " seq = excluded.seq, entries = excluded.entries,"
 		   " page = excluded.page, sync = excluded.sync",
 	[ST_DELETE] = "DELETE FROM pages WHERE ns = ?1 AND key = ?2",
+	[ST_UNQUEUE] = "DELETE FROM unsynced WHERE ns = ?1 AND key = ?2",
 	[ST_TRIM] = "DELETE FROM changes WHERE seq <= ?1",
 	[ST_EACH_NS] = "SELECT p.ns, p.key, p.page, p.hash, p.seq, p.entries, p.sync,"
 		       " u.ns IS NOT NULL FROM pages p LEFT JOIN unsynced u"
@@ -47,6 +59,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_EACH_ALL] = "SELECT p.ns, p.key, p.page, p.hash, p.seq, p.entries, p.sync,"
 			" u.ns IS NOT NULL FROM pages p LEFT JOIN unsynced u"
 			" ON u.ns = p.ns AND u.key = p.key ORDER BY p.ns, p.key",
+	[ST_NEWEST] = "SELECT seq FROM sqlite_sequence WHERE name = 'changes'",
+	[ST_OLDEST] = "SELECT min(seq) FROM changes",
+	[ST_CHANGES] = "SELECT seq, key, kind FROM changes WHERE seq > ?1 AND ns = ?2 ORDER BY seq",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_W_ADD] = "INSERT INTO watchers (ns, key, lock, pid, started) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_W_COUNT] = "SELECT count(*) FROM watchers WHERE ns = ?1 AND key IS ?2",
+	[ST_W_DEL] = "DELETE FROM watchers WHERE lock = ?1",
+	[ST_W_LOCKS] = "SELECT DISTINCT lock FROM watchers ORDER BY lock",
+	[ST_W_PAGES] = "SELECT ns, key FROM watchers WHERE lock = ?1 ORDER BY ns, key",
 };
 
 struct db {
@@ -103,7 +124,7 @@ static int exec(struct db *db, const char *sql, struct fk_err *err)
 static int query_int(struct db *db, const char *sql, long long *out,
 		     struct fk_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
 
 	if (rc == SQLITE_OK) {
@@ -342,7 +363,7 @@ void db_row_release(struct db_row *row)
 int db_get(struct db *db, const char *ns, const char *key,
 	   struct db_row *row, struct fk_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	memset(row, 0, sizeof(*row));
@@ -371,7 +392,7 @@ static int log_change(struct db *db, const char *ns, const char *key,
 		      const char *kind, const char *hash, int64_t *seq,
 		      struct fk_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	rc = prepare(db, ST_LOG, &st, err);
@@ -404,7 +425,7 @@ int db_put(struct db *db, const char *ns, const char *key, const char *page,
 	   const char *hash, int entries, const char *sync, const char *kind,
 	   int64_t *seq, struct fk_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	rc = log_change(db, ns, key, kind, hash, seq, err);
@@ -431,25 +452,29 @@ int db_put(struct db *db, const char *ns, const char *key, const char *page,
 int db_delete(struct db *db, const char *ns, const char *key,
 	      const char *kind, int64_t *seq, struct fk_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	rc = log_change(db, ns, key, kind, NULL, seq, err);
-	if (!rc)
-		rc = prepare(db, ST_DELETE, &st, err);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "delete page", err);
+	/* The page and its place in the unsynced queue go together. */
+	for (int id = ST_DELETE; !rc && id <= ST_UNQUEUE; id++) {
+		rc = prepare(db, (enum stmt_id)id, &st, err);
+		if (rc)
+			return rc;
+		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		rc = rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "delete page", err);
+	}
+	return rc;
 }
 
 int db_each(struct db *db, const char *ns, db_page_fn fn, void *ctx,
 	    struct fk_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc, stop = 0;
 
 	rc = prepare(db, ns ? ST_EACH_NS : ST_EACH_ALL, &st, err);
@@ -480,7 +505,7 @@ int db_each(struct db *db, const char *ns, db_page_fn fn, void *ctx,
 int db_integrity(struct db *db, void (*fn)(void *ctx, const char *msg),
 		 void *ctx, int *problems, struct fk_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db->h, "PRAGMA integrity_check", -1, &st, NULL);
 
 	*problems = 0;
@@ -496,4 +521,154 @@ int db_integrity(struct db *db, void (*fn)(void *ctx, const char *msg),
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "integrity check", err);
+}
+
+/* Steps a prepared statement that yields at most one integer; a NULL or
+ * missing row gives 0.  Resets the statement. */
+static int step_int(struct db *db, sqlite3_stmt *st, const char *what,
+		    int64_t *out, struct fk_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	*out = 0;
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, what, err);
+}
+
+int db_newest_seq(struct db *db, int64_t *seq, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, ST_NEWEST, &st, err);
+
+	return rc ? rc : step_int(db, st, "read the newest sequence number", seq, err);
+}
+
+int db_oldest_seq(struct db *db, int64_t *seq, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, ST_OLDEST, &st, err);
+
+	return rc ? rc : step_int(db, st, "read the oldest sequence number", seq, err);
+}
+
+int db_data_version(struct db *db, int64_t *version, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, ST_DATA_VERSION, &st, err);
+
+	return rc ? rc : step_int(db, st, "read the data version", version, err);
+}
+
+int db_changes(struct db *db, const char *ns, int64_t after, db_change_fn fn,
+	       void *ctx, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	rc = prepare(db, ST_CHANGES, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn(ctx, sqlite3_column_int64(st, 0),
+			  (const char *)sqlite3_column_text(st, 1),
+			  (const char *)sqlite3_column_text(st, 2));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "read the change log", err);
+}
+
+int db_watcher_add(struct db *db, const char *ns, const char *key,
+		   const char *lock, struct fk_err *err)
+{
+	struct timespec now;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = prepare(db, ST_W_ADD, &st, err);
+	if (rc)
+		return rc;
+	clock_gettime(CLOCK_REALTIME, &now);
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	if (key)
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, lock, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)getpid());
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "register a watcher", err);
+}
+
+int db_watcher_count(struct db *db, const char *ns, const char *key,
+		     int64_t *n, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, ST_W_COUNT, &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	if (key)
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	return step_int(db, st, "count watchers", n, err);
+}
+
+int db_watcher_remove(struct db *db, const char *lock, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, ST_W_DEL, &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, lock, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "unregister a watcher", err);
+}
+
+int db_watcher_locks(struct db *db, db_lock_fn fn, void *ctx, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	rc = prepare(db, ST_W_LOCKS, &st, err);
+	if (rc)
+		return rc;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn(ctx, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "list watchers", err);
+}
+
+int db_watcher_pages(struct db *db, const char *lock, db_watched_fn fn,
+		     void *ctx, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	rc = prepare(db, ST_W_PAGES, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, lock, -1, SQLITE_STATIC);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn(ctx, (const char *)sqlite3_column_text(st, 0),
+			  (const char *)sqlite3_column_text(st, 1));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "list a watcher's pages", err);
 }

@@ -78,6 +78,32 @@ int db_each(struct db *db, const char *ns, db_page_fn fn, void *ctx,
 int db_integrity(struct db *db, void (*fn)(void *ctx, const char *msg),
 		 void *ctx, int *problems, struct fk_err *err);
 
+/* The change log: the newest sequence number ever handed out (it
+ * survives trimming), the oldest still in the log (0 when empty), and the
+ * changes of ns after a sequence number, in order. */
+int db_newest_seq(struct db *db, int64_t *seq, struct fk_err *err);
+int db_oldest_seq(struct db *db, int64_t *seq, struct fk_err *err);
+typedef int (*db_change_fn)(void *ctx, int64_t seq, const char *key,
+			    const char *kind);
+int db_changes(struct db *db, const char *ns, int64_t after, db_change_fn fn,
+	       void *ctx, struct fk_err *err);
+
+/* SQLite's data_version: changes when another connection commits. */
+int db_data_version(struct db *db, int64_t *version, struct fk_err *err);
+
+/* Live watchers, one row per watched page (key NULL: the namespace),
+ * identified by the lock file that proves the watcher alive. */
+int db_watcher_add(struct db *db, const char *ns, const char *key,
+		   const char *lock, struct fk_err *err);
+int db_watcher_count(struct db *db, const char *ns, const char *key,
+		     int64_t *n, struct fk_err *err);
+int db_watcher_remove(struct db *db, const char *lock, struct fk_err *err);
+typedef int (*db_lock_fn)(void *ctx, const char *lock);
+int db_watcher_locks(struct db *db, db_lock_fn fn, void *ctx, struct fk_err *err);
+typedef int (*db_watched_fn)(void *ctx, const char *ns, const char *key);
+int db_watcher_pages(struct db *db, const char *lock, db_watched_fn fn,
+		     void *ctx, struct fk_err *err);
+
 /* The schema version this binary writes (from schema.sql). */
 int db_schema_version(void);
 

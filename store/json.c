@@ -22,10 +22,16 @@
 
 #define JSON_DEFAULT_DEPTH 64
 
-/* Objects with fewer members than this find duplicate keys by walking their
- * children; bigger ones switch to a hash set so that thousands of keys stay
- * linear. */
+/* Objects with fewer members than this find duplicate keys by comparing
+ * the hashes of their names in a list; bigger ones switch to a hash table
+ * so that thousands of keys stay linear. */
 #define JSON_LINEAR_KEYS 16
+
+/* Open containers kept inside the parser, since pages are rarely deeper.
+ * A heap block of a kilobyte or more makes glibc consolidate all its free
+ * small chunks first, which slowed a parse that follows the freeing of a
+ * big tree by a third. */
+#define JSON_INLINE_FRAMES 8
 
 /* Below 2^52 a double may have a fraction; from there on every one is an
  * integer. */
@@ -48,6 +54,13 @@ static int is_digit(char c)
 {
 	return c >= '0' && c <= '9';
 }
+
+/* The powers of ten that are exact doubles. */
+static const double exact_pow10[] = {
+	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+	1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
 
 /* ---- UTF-8 ---------------------------------------------------------- */
 
@@ -160,8 +173,9 @@ struct frame {
 struct parser {
 	const char *text, *end;
 	int max_depth;
-	struct frame *frames;
-	size_t depth, nframes; /* open containers; frames allocated */
+	struct frame *frames;  /* inline, or on the heap when deeper */
+	size_t depth, nframes; /* open containers; frames available */
+	struct frame inline_frames[JSON_INLINE_FRAMES];
 	uint64_t gen;          /* last generation handed out */
 	struct buf key;        /* the member name just read */
 	uint64_t key_hash;
@@ -403,8 +417,14 @@ static int open_container(struct parser *p, const char *at, int obj)
 	v = json_new(obj ? cJSON_CreateObject() : cJSON_CreateArray());
 	attach(p, v);
 	if (p->depth == p->nframes) {
-		n = p->nframes ? p->nframes * 2 : 16;
-		f = realloc(p->frames, n * sizeof(*f));
+		n = p->nframes * 2;
+		if (p->frames == p->inline_frames) {
+			f = malloc(n * sizeof(*f));
+			if (f)
+				memcpy(f, p->frames, p->nframes * sizeof(*f));
+		} else {
+			f = realloc(p->frames, n * sizeof(*f));
+		}
 		if (!f)
 			json_die();
 		memset(f + p->nframes, 0, (n - p->nframes) * sizeof(*f));
@@ -577,11 +597,6 @@ static int read_string(struct parser *p, const char **sp, struct buf *out,
  */
 static int fast_number(const char *s, const char *end, double *d)
 {
-	static const double pow10[] = {
-		1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-		1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-		1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-	};
 	int neg = 0, ndigits = 0, e = 0, x = 0, eneg = 0;
 	uint64_t m = 0;
 	double v;
@@ -620,7 +635,7 @@ static int fast_number(const char *s, const char *end, double *d)
 	if (e < -22 || e > 22)
 		return 0;
 	v = (double)m;
-	v = e < 0 ? v / pow10[-e] : v * pow10[e];
+	v = e < 0 ? v / exact_pow10[-e] : v * exact_pow10[e];
 	*d = neg ? -v : v;
 	return 1;
 }
@@ -860,6 +875,8 @@ int json_parse(const char *text, size_t len, const struct json_opts *opts,
 	}
 
 	memset(&p, 0, sizeof(p));
+	p.frames = p.inline_frames;
+	p.nframes = JSON_INLINE_FRAMES;
 	p.text = text;
 	p.end = text + len;
 	p.max_depth = opts && opts->max_depth > 0 ? opts->max_depth :
@@ -873,7 +890,8 @@ int json_parse(const char *text, size_t len, const struct json_opts *opts,
 
 	for (i = 0; i < p.nframes; i++)
 		free(p.frames[i].slots);
-	free(p.frames);
+	if (p.frames != p.inline_frames)
+		free(p.frames);
 	buf_release(&p.key);
 	buf_release(&p.str);
 	if (rc != FK_OK) {
@@ -901,7 +919,6 @@ void json_write_string(struct buf *b, const char *s)
 			buf_add(b, run, (size_t)(q - run));
 		if (!*q)
 			break;
-		esc[0] = '\\';
 		switch (*q) {
 		case '"': buf_add(b, "\\\"", 2); break;
 		case '\\': buf_add(b, "\\\\", 2); break;
@@ -911,6 +928,7 @@ void json_write_string(struct buf *b, const char *s)
 		case '\r': buf_add(b, "\\r", 2); break;
 		case '\t': buf_add(b, "\\t", 2); break;
 		default:
+			esc[0] = '\\';
 			esc[1] = 'u';
 			esc[2] = '0';
 			esc[3] = '0';
@@ -924,51 +942,85 @@ void json_write_string(struct buf *b, const char *s)
 	buf_addc(b, '"');
 }
 
-/* Writes d with 15, 16 or 17 significant digits, the fewest that strtod
- * reads back as d, using %g (e = 0) or %e (e = 1). */
-static void shortest(char *tmp, size_t size, double d, int e)
+/* Writes d with 15, 16 or 17 significant digits (%g), the fewest that
+ * strtod reads back as d. */
+static void shortest(char *tmp, size_t size, double d)
 {
-	int prec;
-
-	for (prec = 15; prec <= 17; prec++) {
-		if (e)
-			snprintf(tmp, size, "%.*e", prec - 1, d);
-		else
-			snprintf(tmp, size, "%.*g", prec, d);
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, size, "%.*g", prec, d);
 		if (strtod(tmp, NULL) == d)
 			return;
 	}
 }
 
+/* Appends the decimal digits of m, with a '.' before the last point of
+ * them (0: none) and as many leading zeros as that needs. */
+static void write_digits(struct buf *b, int neg, uint64_t m, int point)
+{
+	char tmp[32], *q = tmp + sizeof(tmp);
+	int n = 0;
+
+	do {
+		*--q = (char)('0' + m % 10);
+		m /= 10;
+		if (++n == point)
+			*--q = '.';
+	} while (m || n <= point); /* "0." before a fraction-only m */
+	if (neg)
+		*--q = '-';
+	buf_add(b, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
 /*
- * Integers from 2^53 to 1e21 in plain decimal: like JavaScript, the
- * shortest digits that read back, padded with zeros (2^60 is written
- * 1152921504606847000), rather than every digit of the binary value.
+ * Appends d if it is m / 10^k for an integer m below 10^15 and k <= 8, with
+ * 1e-4 <= |d| < 1e15, using the smallest such k: the common 0.1 or 123.5.
+ * That decimal is the one %.15g prints (fifteen digits always read back,
+ * and their spacing is far wider than d's ulp, so d's nearest fifteen-digit
+ * decimal is unique), in the range where %g keeps fixed notation; the
+ * arithmetic spares the printf and strtod of the general case.  Returns 0
+ * when d is not of this form.
  */
-static void write_big_integer(struct buf *b, double d)
+static int write_short_decimal(struct buf *b, double d, double mag)
+{
+	double scaled;
+	uint64_t m;
+	int k;
+
+	if (mag < 1e-4 || mag >= 1e15)
+		return 0;
+	for (k = 1; k <= 8; k++) {
+		scaled = mag * exact_pow10[k];
+		if (scaled >= 1e15)
+			return 0;
+		m = (uint64_t)(scaled + 0.5);
+		if ((double)m / exact_pow10[k] == mag) {
+			write_digits(b, d < 0, m, k);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Writes d in exponent form with the fewest mantissa digits that read back
+ * to d.  Used for integral values beyond 2^53: json_parse() refuses such
+ * integers written out in full (they cannot round-trip), so flokvm must
+ * never print them that way, or a page it stored could not be read back.
+ */
+static void write_exponent(struct buf *b, double d)
 {
 	char tmp[40], *e, *q;
-	size_t ndigits = 0;
-	long exp;
-	char digits[20];
 
-	shortest(tmp, sizeof(tmp), d, 1);
-	e = strchr(tmp, 'e');
-	exp = strtol(e + 1, NULL, 10);
-	for (q = tmp; q < e; q++)
-		if (is_digit(*q) && ndigits < sizeof(digits))
-			digits[ndigits++] = *q;
-	while (ndigits > 1 && digits[ndigits - 1] == '0')
-		ndigits--;
-	if (exp < (long)ndigits - 1) { /* cannot happen for an integer */
-		buf_printf(b, "%.0f", d);
-		return;
+	for (int prec = 0; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
 	}
-	if (d < 0)
-		buf_addc(b, '-');
-	buf_add(b, digits, ndigits);
-	for (exp -= (long)ndigits - 1; exp > 0; exp--)
-		buf_addc(b, '0');
+	e = strchr(tmp, 'e');
+	buf_add(b, tmp, (size_t)(e - tmp) + 2); /* mantissa, 'e', sign */
+	for (q = e + 2; *q == '0' && q[1]; q++)
+		;
+	buf_adds(b, q);
 }
 
 void json_write_number(struct buf *b, double d)
@@ -988,12 +1040,14 @@ void json_write_number(struct buf *b, double d)
 	if (mag < 1e21 &&
 	    (mag >= JSON_ALL_INTEGRAL || d == (double)(int64_t)d)) {
 		if (mag <= JSON_MAX_SAFE_INT)
-			buf_printf(b, "%.0f", d);
+			write_digits(b, d < 0, (uint64_t)mag, 0);
 		else
-			write_big_integer(b, d);
+			write_exponent(b, d);
 		return;
 	}
-	shortest(tmp, sizeof(tmp), d, 0);
+	if (write_short_decimal(b, d, mag))
+		return;
+	shortest(tmp, sizeof(tmp), d);
 	e = strchr(tmp, 'e');
 	if (!e) {
 		buf_adds(b, tmp);
@@ -1088,19 +1142,32 @@ static size_t sort_members(const cJSON *o, struct member *m)
 	return n;
 }
 
-/* Objects are equal when their members, sorted by name, pair up with equal
- * names and equal values: O(n log n) rather than a lookup per member. */
+/*
+ * Objects are equal when their members, sorted by name, pair up with equal
+ * names and equal values: O(n log n) rather than a lookup per member.
+ * Most comparisons are of a page with an earlier copy of itself, whose
+ * names come in the same order; that needs no sorting at all.
+ */
 static int objects_equal(const cJSON *a, const cJSON *b)
 {
 	struct member small[2][8], *ma = small[0], *mb = small[1];
 	const cJSON *c, *d;
 	size_t n = 0, i;
-	int eq = 1;
+	int eq = 1, same_order = 1;
 
-	for (c = a->child, d = b->child; c && d; c = c->next, d = d->next)
+	for (c = a->child, d = b->child; c && d; c = c->next, d = d->next) {
+		if (same_order && name_cmp(c, d) != 0)
+			same_order = 0;
 		n++;
+	}
 	if (c || d)
 		return 0;
+	if (same_order) {
+		for (c = a->child, d = b->child; c; c = c->next, d = d->next)
+			if (!json_equal(c, d))
+				return 0;
+		return 1;
+	}
 	if (n > 8) {
 		ma = malloc(n * sizeof(*ma));
 		mb = malloc(n * sizeof(*mb));

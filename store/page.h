@@ -18,6 +18,11 @@
 #include "buf.h"
 #include "status.h"
 
+/* The depth to which stored pages are read back: the largest max_depth
+ * setting, so a page stored under a higher limit still reads, while the
+ * recursion of cJSON's own functions stays far from the stack's end. */
+#define PAGE_STORED_MAX_DEPTH 10000
+
 struct page_limits {
 	size_t max_page_bytes;
 	int max_depth;

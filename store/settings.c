@@ -34,7 +34,9 @@ static int parse_long(const char *name, const char *v, long min, long max,
 
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (!*v || *end || errno || n < min || n > max)
+	/* strtol alone would also take "+5" and " 5". */
+	if (!*v || strspn(v, "0123456789") != strlen(v) || *end || errno ||
+	    n < min || n > max)
 		return fk_fail(err, FK_EDATA,
 			       "setting %s: '%s' is not an integer from %ld to %ld",
 			       name, v, min, max);
@@ -102,7 +104,8 @@ int settings_from_env(struct settings *s, struct fk_err *err)
 			var[7 + j] = (char)toupper((unsigned char)settings_names[i][j]);
 		var[7 + j] = '\0';
 		v = getenv(var);
-		if (v && settings_set(s, settings_names[i], v, err))
+		/* Empty means unset, as for FLOKVM_DB and FLOKVM_SERVICES. */
+		if (v && *v && settings_set(s, settings_names[i], v, err))
 			return fk_prefix(err, FK_EDATA, "environment %s", var);
 	}
 	return FK_OK;

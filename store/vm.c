@@ -65,10 +65,13 @@ struct page_limits vm_limits(const struct vm *vm)
 /* Opens the database on first use.  Without create, a missing database
  * leaves vm->db NULL, which every request reads as an empty store; a later
  * request that must store something opens it again with create. */
-static int vm_db(struct vm *vm, bool create, struct fk_err *err)
+int vm_db(struct vm *vm, bool create, struct fk_err *err)
 {
 	if (vm->db)
 		return FK_OK;
+	if (!vm->db_path)
+		return fk_fail(err, FK_ERUNTIME,
+			       "no database: set HOME, XDG_DATA_HOME or FLOKVM_DB, or give --db");
 	return db_open(vm->db_path, create, &vm->set, &vm->db, err);
 }
 
@@ -93,8 +96,7 @@ int vm_namespace(struct vm *vm, const char *ns, const struct svc_pager **conf,
 		       ns);
 }
 
-/* Checks ns and key and returns the namespace's pager, initialised. */
-static int vm_pager(struct vm *vm, const char *ns, const char *key,
+int vm_pager(struct vm *vm, const char *ns, const char *key,
 		    struct pager **out, struct fk_err *err)
 {
 	const struct svc_pager *conf;
@@ -102,10 +104,10 @@ static int vm_pager(struct vm *vm, const char *ns, const char *key,
 	int rc;
 
 	rc = vm_namespace(vm, ns, &conf, err);
-	if (!rc && key)
-		rc = page_check_name("key", key, vm->set.max_key_bytes, err);
 	if (rc)
 		return rc;
+	if (key && page_check_name("key", key, vm->set.max_key_bytes, err))
+		return fk_prefix(err, FK_EDATA, "namespace \"%s\"", ns);
 	i = (size_t)(conf - vm->svc->pagers);
 	if (!vm->pagers[i]) {
 		rc = pager_new(conf, vm->svc->dir, &vm->pagers[i], err);
@@ -165,7 +167,7 @@ int vm_cached(struct vm *vm, const char *ns, const char *key,
 static int parse_stored(struct vm *vm, const char *ns, const char *key,
 			const char *text, cJSON **out, struct fk_err *err)
 {
-	struct json_opts o = {.max_depth = 100000, .allow_empty = 0};
+	struct json_opts o = {.max_depth = PAGE_STORED_MAX_DEPTH, .allow_empty = 0};
 
 	*out = NULL;
 	if (!text)
@@ -346,6 +348,21 @@ static int commit_write(struct vm *vm, const char *ns, const char *key,
 	return rc;
 }
 
+int vm_write_target(struct vm *vm, const char *ns, const char *key,
+		    struct pager **out, struct fk_err *err)
+{
+	int rc = vm_pager(vm, ns, NULL, out, err);
+
+	if (rc)
+		return rc;
+	if ((*out)->conf->readonly)
+		return fk_fail(err, FK_EREFUSED, "namespace \"%s\" is read-only (pager \"%s\")",
+			       ns, (*out)->conf->name);
+	if (page_check_name("key", key, vm->set.max_key_bytes, err))
+		return fk_prefix(err, FK_EDATA, "namespace \"%s\"", ns);
+	return FK_OK;
+}
+
 int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
 	     size_t len, const struct vm_write_opts *opts, struct vm_page *out,
 	     struct fk_err *err)
@@ -357,18 +374,15 @@ int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
 
 	memset(out, 0, sizeof(*out));
 	set_missing(out);
-	rc = vm_pager(vm, ns, key, &p, err);
-	if (!rc && p->conf->readonly)
-		rc = fk_fail(err, FK_EREFUSED,
-			     "namespace \"%s\" is read-only (pager \"%s\")", ns,
-			     p->conf->name);
+	rc = vm_write_target(vm, ns, key, &p, err);
 	if (rc)
 		return rc;
 	rc = page_parse(text, len, key, PAGE_FROM_USER, &lim, &page, err);
-	if (!rc)
-		rc = vm_db(vm, true, err);
 	/* A cheap early look at the precondition, so that a failing one does
-	 * not reach the pager; commit_write() checks it again under lock. */
+	 * not reach the pager (nor create the database); commit_write()
+	 * checks it again under lock. */
+	if (!rc)
+		rc = vm_db(vm, false, err);
 	if (!rc)
 		rc = load(vm, ns, key, out, err);
 	if (!rc)
@@ -477,4 +491,38 @@ int vm_check(struct vm *vm, vm_problem_fn fn, void *ctx, int *problems,
 		rc = db_integrity(vm->db, integrity_problem, &c, &sqlite_problems, err);
 	*problems = c.problems + sqlite_problems;
 	return rc;
+}
+
+int vm_invalidate(struct vm *vm, const char *ns, const char *key, bool discard,
+		  struct fk_err *err)
+{
+	struct db_row row = {0};
+	struct pager *p;
+	int64_t seq;
+	int rc;
+
+	rc = vm_pager(vm, ns, key, &p, err);
+	if (!rc)
+		rc = vm_db(vm, false, err);
+	if (!rc && vm->db) {
+		rc = db_begin(vm->db, true, err);
+		if (!rc)
+			rc = db_get(vm->db, ns, key, &row, err);
+		if (!rc && row.found && row.unsynced && !discard)
+			rc = fk_fail(err, FK_EREFUSED,
+				     "the page has unsynced local changes; give --discard to drop them");
+		if (!rc && row.found)
+			rc = db_delete(vm->db, ns, key, "invalidate", &seq, err);
+		if (!rc)
+			rc = db_commit(vm->db, err);
+		else
+			db_rollback(vm->db);
+	}
+	/* The pager hears of it after the commit, holding no transaction. */
+	if (!rc && p->ops->invalidate)
+		rc = p->ops->invalidate(p, key, row.found ? row.hash : NULL, err);
+	db_row_release(&row);
+	if (rc)
+		return fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key);
+	return FK_OK;
 }

@@ -49,6 +49,15 @@ struct page_limits vm_limits(const struct vm *vm);
 int vm_namespace(struct vm *vm, const char *ns, const struct svc_pager **conf,
 		 struct fk_err *err);
 
+/* Opens the database on first use (with create: making it exist).  A
+ * missing database without create leaves vm->db NULL: an empty store. */
+int vm_db(struct vm *vm, bool create, struct fk_err *err);
+
+/* Checks ns (and key, if not NULL) and returns the namespace's pager,
+ * initialised on first use. */
+int vm_pager(struct vm *vm, const char *ns, const char *key, struct pager **out,
+	     struct fk_err *err);
+
 /* The cached copy only; never creates the database. */
 int vm_cached(struct vm *vm, const char *ns, const char *key,
 	      struct vm_page *out, struct fk_err *err);
@@ -67,11 +76,23 @@ struct vm_write_opts {
 	const char *if_hash;  /* NULL: no condition; "none": only if absent */
 };
 
+/* The checks of a write that come before its input (SPEC §4.4's order):
+ * the namespace has a pager (69), it is writable (69), the key is good
+ * (65).  *out is the pager. */
+int vm_write_target(struct vm *vm, const char *ns, const char *key,
+		    struct pager **out, struct fk_err *err);
+
 /* Validates, normalises and hashes text as the page (ns, key), lets the
  * pager decide, and commits it if it is a change. */
 int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
 	     size_t len, const struct vm_write_opts *opts, struct vm_page *out,
 	     struct fk_err *err);
+
+/* Drops (ns, key) from the cache (a change, announced to watchers) and
+ * tells the pager.  A page with unsynced local changes is refused
+ * (FK_EREFUSED) unless discard.  A page not cached is no change. */
+int vm_invalidate(struct vm *vm, const char *ns, const char *key, bool discard,
+		  struct fk_err *err);
 
 /* Cached pages of ns in key byte order (none if the database is missing). */
 int vm_ls(struct vm *vm, const char *ns, db_page_fn fn, void *ctx,
