@@ -4,9 +4,9 @@
  *
  * Waking: an inotify watch on the database's WAL file wakes the watcher
  * when any process writes a frame.  A frame is written (and fsynced) before
- * the commit becomes visible to readers, so a wake-up that finds nothing
- * new is followed by a short burst of quick re-checks; an idle watcher
- * otherwise re-checks only every IDLE_MS as a safety net.  Each check is
+ * the commit becomes visible to readers, so a wake-up is followed by quick
+ * re-checks at 0.2, 0.4, 0.8 ... 64 ms; an idle watcher otherwise
+ * re-checks only every IDLE_MS as a safety net.  Each check is
  * one `PRAGMA data_version` (a couple of microseconds); the change log is
  * read only when it moved.  Without inotify the check runs every POLL_MS.
  */
@@ -26,10 +26,10 @@
 #include "page.h"
 #include "watch.h"
 
-#define IDLE_MS 250   /* safety-net re-check of an idle watcher with inotify */
-#define POLL_MS 10    /* re-check interval without inotify */
-#define BURST_MS 60   /* after a wake-up, re-check quickly for this long */
-#define BURST_STEP_MS 2
+#define IDLE_MS 250          /* safety-net re-check of an idle watcher */
+#define POLL_MS 10           /* re-check interval without inotify */
+#define BURST_FIRST_US 200   /* after a wake-up, re-check after 0.2 ms, */
+#define BURST_LAST_US 64000  /* doubling each time, up to 64 ms */
 
 struct snap_page {
 	char *key;
@@ -58,16 +58,8 @@ struct vm_watch {
 	struct snap_page *prev; /* with keep_prev: the last copy shown, by key */
 	size_t nprev, capprev;
 	int ino_fd;           /* inotify on the WAL, or -1 */
-	int64_t burst_until;  /* ms: re-check quickly until then */
+	long long burst_us;   /* next quick re-check after a wake-up; 0: idle */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *xstrdup(const char *s)
 {
@@ -448,6 +440,9 @@ int vm_watch_start(struct vm *vm, const char *ns, char *const *keys,
 	}
 	if (!rc)
 		rc = db_data_version(vm->db, &w->data_version, err);
+	/* The first look at the log must happen whatever data_version says:
+	 * --since may resume before changes committed long ago. */
+	w->force_check = true;
 	if (rc)
 		goto fail;
 	/* Wake-ups: inotify on the WAL, which stays while our connection is
@@ -665,20 +660,26 @@ int vm_watch_wait(struct vm_watch *w, int timeout_ms, int hup_fd)
 		{.fd = w->ino_fd, .events = POLLIN},
 		{.fd = hup_fd, .events = 0}, /* POLLERR/POLLHUP come regardless */
 	};
-	int64_t now = now_ms();
-	int wait = w->ino_fd < 0 ? POLL_MS : now < w->burst_until ? BURST_STEP_MS : IDLE_MS;
+	long long wait_us = w->ino_fd < 0 ? POLL_MS * 1000LL
+			    : w->burst_us ? w->burst_us : IDLE_MS * 1000LL;
+	struct timespec ts;
 	char buf[4096];
+	int n;
 
-	if (timeout_ms >= 0 && timeout_ms < wait)
-		wait = timeout_ms;
-	if (poll(pfd, 2, wait) <= 0)
-		return 0;
-	if (pfd[0].revents & POLLIN) {
+	if (timeout_ms >= 0 && timeout_ms * 1000LL < wait_us)
+		wait_us = timeout_ms * 1000LL;
+	ts.tv_sec = (time_t)(wait_us / 1000000);
+	ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
+	n = ppoll(pfd, 2, &ts, NULL);
+	if (n > 0 && (pfd[0].revents & POLLIN)) {
 		while (read(w->ino_fd, buf, sizeof(buf)) > 0)
 			;
-		w->burst_until = now_ms() + BURST_MS;
+		w->burst_us = BURST_FIRST_US;
+	} else if (n == 0 && w->burst_us) {
+		/* Back off: the commit shows within a few ms of its frames. */
+		w->burst_us = w->burst_us * 2 > BURST_LAST_US ? 0 : w->burst_us * 2;
 	}
-	return (pfd[1].revents & (POLLERR | POLLHUP)) != 0;
+	return n > 0 && (pfd[1].revents & (POLLERR | POLLHUP)) != 0;
 }
 
 int vm_watch_stop(struct vm_watch *w, struct fk_err *err)

@@ -40,3 +40,24 @@ snapshot() {
 		echo "no database"
 	fi
 }
+
+# wait_for COMMAND...: retries COMMAND for up to 10 seconds.
+wait_for() {
+	local n
+	for n in $(seq 1 200); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for: $*" >&2
+	return 1
+}
+
+# watchers: the number of registered watcher rows.
+watchers() {
+	sqlite3 "$DB" 'SELECT count(*) FROM watchers' 2>/dev/null || echo 0
+}
+
+# has_watchers N: true when exactly N watcher rows are registered.
+has_watchers() {
+	[ "$(watchers)" = "$1" ]
+}
