@@ -29,7 +29,7 @@ int cmd_read(struct cli *c, int argc, char **argv)
 {
 	struct vm_page pg;
 	struct fk_err err;
-	char *ns, *key;
+	char *ns = NULL, *key = NULL;
 	int rc = parse_ns_key(c, argc, argv, &ns, &key);
 
 	if (rc >= 0)
@@ -55,7 +55,7 @@ int cmd_read_sync(struct cli *c, int argc, char **argv)
 {
 	struct vm_page pg;
 	struct fk_err err;
-	char *ns, *key;
+	char *ns = NULL, *key = NULL;
 	int rc = parse_ns_key(c, argc, argv, &ns, &key);
 
 	if (rc >= 0)
