@@ -426,8 +426,14 @@ int vm_watch_start(struct vm *vm, const char *ns, char *const *keys,
 		rc = reap(w, err);
 	if (!rc)
 		rc = own_lock(w, err);
-	if (!rc)
+	if (!rc) {
 		rc = snapshot(w, err);
+		/* About the log, not the namespace: said as SPEC §4.2 words it. */
+		if (rc == FK_EPRECOND || rc == FK_EDATA) {
+			vm_watch_stop(w, NULL);
+			return rc;
+		}
+	}
 	if (!rc) {
 		rc = db_begin(vm->db, true, err);
 		if (!rc)
@@ -573,6 +579,8 @@ static void coalesce(struct feed_ctx *c)
 {
 	size_t out = 0;
 
+	if (!c->n)
+		return; /* c->p may be NULL, which qsort must not get */
 	qsort(c->p, c->n, sizeof(*c->p), cmp_key_seq);
 	for (size_t i = 0; i < c->n; i++) {
 		if (i + 1 < c->n && !strcmp(c->p[i].key, c->p[i + 1].key)) {

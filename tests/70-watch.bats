@@ -104,9 +104,9 @@ seqs() {
 	export FLOKVM_LOG_MAX_ROWS=2
 	for v in 1 2 3 4 5; do fk write user k <<<"{\"entries\":[],\"v\":$v}"; done
 	run -65 --separate-stderr fk watch --since 9 user
-	[ "$stderr" = 'flokvm: watch: namespace "user": --since 9 is above the newest sequence number 5' ]
+	[ "$stderr" = 'flokvm: watch: --since 9 is above the newest sequence number 5' ]
 	run -3 --separate-stderr fk watch --since 1 user
-	[ "$stderr" = 'flokvm: watch: namespace "user": seq 1 no longer in the log (oldest 4); re-read and resume' ]
+	[ "$stderr" = 'flokvm: watch: seq 1 no longer in the log (oldest 4); re-read and resume' ]
 	run -0 fk watch --since 3 --timeout 0.3 user
 	[ "${#lines[@]}" -eq 1 ]
 	[ "$(watchers)" = 0 ]
@@ -124,6 +124,7 @@ seqs() {
 	kill -CONT "$pid"
 	wait "$pid" && st=0 || st=$?
 	[ "$st" -eq 3 ]
+	[ "$(watchers)" = 0 ]
 }
 
 @test "watch: SIGINT exits 130, SIGTERM 143, both unregister" {
@@ -221,6 +222,21 @@ seqs() {
 	[ "${lines[5]}" = '{"event":"entry_move","ns":"user","key":"k","entry_id":"b","index":0,"seq":2}' ]
 	[ "${lines[6]}" = '{"event":"entry_ins","ns":"user","key":"k","index":2,"entry":{"_uuid":"c","_timestamp":"3"},"seq":2}' ]
 	[ "${lines[7]}" = '{"event":"invalidated","ns":"user","key":"k","seq":3}' ]
+}
+
+@test "watch: several watchers each see every change" {
+	fk write user k <<<'{"entries":[]}'
+	for n in 1 2 3; do
+		fk watch --count 4 --timeout 20 user k >"out$n" &
+	done
+	wait_for has_watchers 3
+	for v in 1 2 3; do fk write user k <<<"{\"entries\":[],\"v\":$v}"; done
+	wait
+	[ "$(seqs out1)" = "1 2 3 4 " ]
+	[ "$(seqs out2)" = "1 2 3 4 " ]
+	[ "$(seqs out3)" = "1 2 3 4 " ]
+	cmp out1 out2
+	cmp out1 out3
 }
 
 @test "watch: an unknown namespace exits 69; bad options exit 2" {
