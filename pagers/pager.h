@@ -87,6 +87,7 @@ struct pager {
 	const struct pager_ops *ops;
 	const struct svc_pager *conf; /* name, ns, type, options, readonly */
 	const char *dir;              /* the services file's folder, or NULL */
+	size_t max_page_bytes;        /* the page limit: more output is an error */
 };
 
 /* The registry of types (registry.c). */
@@ -96,7 +97,7 @@ const char *pager_type_list(void); /* "mem, spec" */
 
 /* Allocates and initialises the pager for conf.  Caller pager_free()s. */
 int pager_new(const struct svc_pager *conf, const char *dir,
-	      struct pager **out, struct fk_err *err);
+	      size_t max_page_bytes, struct pager **out, struct fk_err *err);
 void pager_free(struct pager *p);
 void pager_answer_release(struct pager_answer *ans);
 

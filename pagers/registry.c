@@ -41,7 +41,7 @@ const char *pager_type_list(void)
 }
 
 int pager_new(const struct svc_pager *conf, const char *dir,
-	      struct pager **out, struct fk_err *err)
+	      size_t max_page_bytes, struct pager **out, struct fk_err *err)
 {
 	const struct pager_ops *ops = pager_type_find(conf->type);
 	struct pager *p;
@@ -57,6 +57,7 @@ int pager_new(const struct svc_pager *conf, const char *dir,
 	p->ops = ops;
 	p->conf = conf;
 	p->dir = dir;
+	p->max_page_bytes = max_page_bytes;
 	rc = ops->init ? ops->init(p, err) : FK_OK;
 	if (rc) {
 		free(p);

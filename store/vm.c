@@ -110,7 +110,7 @@ int vm_pager(struct vm *vm, const char *ns, const char *key,
 		return fk_prefix(err, FK_EDATA, "namespace \"%s\"", ns);
 	i = (size_t)(conf - vm->svc->pagers);
 	if (!vm->pagers[i]) {
-		rc = pager_new(conf, vm->svc->dir, &vm->pagers[i], err);
+		rc = pager_new(conf, vm->svc->dir, vm->set.max_page_bytes, &vm->pagers[i], err);
 		if (rc)
 			return rc;
 	}
