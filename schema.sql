@@ -18,8 +18,18 @@ CREATE TABLE pages (
 	entries INTEGER NOT NULL,  -- number of entries, for ls
 	page    TEXT NOT NULL,     -- the user-visible page, canonical JSON text
 	sync    TEXT,              -- "__" bookkeeping (__changes, __changes_id, __base) or NULL
+	auth    INTEGER NOT NULL DEFAULT 0, -- meta.auth_clock when an authority copy was last applied
 	UNIQUE (ns, key)
 );
+
+-- Counters.  auth_clock orders authority copies: a pager call notes the
+-- clock before it starts, and its answer is discarded if the page took
+-- another authority copy since (a slow read cannot undo a newer sync).
+CREATE TABLE meta (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+INSERT INTO meta (name, value) VALUES ('auth_clock', 0);
 
 -- The unsynced queue (SPEC §7): pages with local changes not yet pushed.
 CREATE TABLE unsynced (

@@ -37,12 +37,20 @@ enum stmt_id {
 	ST_W_DEL,
 	ST_W_LOCKS,
 	ST_W_PAGES,
+	ST_SET_SYNC,
+	ST_SET_AUTH,
+	ST_CLOCK,
+	ST_CLOCK_NEXT,
+	ST_QUEUE_SET,
+	ST_QUEUE_PROMOTE,
+	ST_QUEUE_LIST,
+	ST_QUEUE_ALL,
 	ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET] = "SELECT page, hash, seq, entries, sync,"
-		   " EXISTS (SELECT 1 FROM unsynced u WHERE u.ns = ?1 AND u.key = ?2)"
+		   " (SELECT phase FROM unsynced u WHERE u.ns = ?1 AND u.key = ?2), auth"
 		   " FROM pages WHERE ns = ?1 AND key = ?2",
 	[ST_LOG] = "INSERT INTO changes (ns, key, kind, hash) VALUES (?1, ?2, ?3, ?4)",
 	[ST_PUT] = "INSERT INTO pages (ns, key, hash, seq, entries, page, sync)"
@@ -68,6 +76,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_W_DEL] = "DELETE FROM watchers WHERE lock = ?1",
 	[ST_W_LOCKS] = "SELECT DISTINCT lock FROM watchers ORDER BY lock",
 	[ST_W_PAGES] = "SELECT ns, key FROM watchers WHERE lock = ?1 ORDER BY ns, key",
+	[ST_SET_SYNC] = "UPDATE pages SET sync = ?3 WHERE ns = ?1 AND key = ?2",
+	[ST_SET_AUTH] = "UPDATE pages SET auth = ?3 WHERE ns = ?1 AND key = ?2",
+	[ST_CLOCK] = "SELECT value FROM meta WHERE name = 'auth_clock'",
+	[ST_CLOCK_NEXT] = "UPDATE meta SET value = value + 1 WHERE name = 'auth_clock' RETURNING value",
+	[ST_QUEUE_SET] = "INSERT INTO unsynced (ns, key, phase) VALUES (?1, ?2, ?3)"
+			 " ON CONFLICT (ns, key) DO UPDATE SET phase = excluded.phase",
+	[ST_QUEUE_PROMOTE] = "UPDATE unsynced SET phase = 1 WHERE ns = ?1 AND phase = 0",
+	[ST_QUEUE_LIST] = "SELECT key, phase FROM unsynced WHERE ns = ?1 ORDER BY key",
+	[ST_QUEUE_ALL] = "SELECT DISTINCT ns FROM unsynced ORDER BY ns",
 };
 
 struct db {
@@ -380,7 +397,9 @@ int db_get(struct db *db, const char *ns, const char *key,
 		row->seq = sqlite3_column_int64(st, 2);
 		row->entries = sqlite3_column_int(st, 3);
 		row->sync = col_dup(st, 4);
-		row->unsynced = sqlite3_column_int(st, 5) != 0;
+		row->unsynced = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		row->phase = row->unsynced ? sqlite3_column_int(st, 5) : -1;
+		row->auth = sqlite3_column_int64(st, 6);
 		rc = SQLITE_DONE;
 	}
 	sqlite3_reset(st);
@@ -671,4 +690,95 @@ int db_watcher_pages(struct db *db, const char *lock, db_watched_fn fn,
 	if (stop)
 		return stop;
 	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "list a watcher's pages", err);
+}
+
+/* Runs a statement that takes (ns, key[, text or int]) and yields no rows. */
+static int run_ns_key(struct db *db, enum stmt_id id, const char *ns,
+		      const char *key, const char *text, int64_t num,
+		      bool use_text, const char *what, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, id, &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	if (key)
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if (use_text && text)
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+	else if (!use_text)
+		sqlite3_bind_int64(st, 3, num);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, what, err);
+}
+
+int db_set_sync(struct db *db, const char *ns, const char *key,
+		const char *sync, struct fk_err *err)
+{
+	return run_ns_key(db, ST_SET_SYNC, ns, key, sync, 0, true,
+			  "update bookkeeping", err);
+}
+
+int db_set_auth(struct db *db, const char *ns, const char *key, int64_t stamp,
+		struct fk_err *err)
+{
+	return run_ns_key(db, ST_SET_AUTH, ns, key, NULL, stamp, false,
+			  "stamp an authority copy", err);
+}
+
+int db_auth_clock(struct db *db, int64_t *now, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, ST_CLOCK, &st, err);
+
+	return rc ? rc : step_int(db, st, "read the authority clock", now, err);
+}
+
+int db_auth_clock_next(struct db *db, int64_t *now, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, ST_CLOCK_NEXT, &st, err);
+
+	return rc ? rc : step_int(db, st, "advance the authority clock", now, err);
+}
+
+int db_queue_set(struct db *db, const char *ns, const char *key, int phase,
+		 struct fk_err *err)
+{
+	if (phase < 0)
+		return run_ns_key(db, ST_UNQUEUE, ns, key, NULL, 0, true,
+				  "leave the unsynced queue", err);
+	return run_ns_key(db, ST_QUEUE_SET, ns, key, NULL, phase, false,
+			  "queue an unsynced page", err);
+}
+
+int db_queue_promote(struct db *db, const char *ns, struct fk_err *err)
+{
+	return run_ns_key(db, ST_QUEUE_PROMOTE, ns, NULL, NULL, 0, true,
+			  "advance the unsynced queue", err);
+}
+
+int db_queue_list(struct db *db, const char *ns, db_queue_fn fn, void *ctx,
+		  struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	rc = prepare(db, ns ? ST_QUEUE_LIST : ST_QUEUE_ALL, &st, err);
+	if (rc)
+		return rc;
+	if (ns)
+		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = ns ? fn(ctx, ns, (const char *)sqlite3_column_text(st, 0),
+			       sqlite3_column_int(st, 1))
+			  : fn(ctx, (const char *)sqlite3_column_text(st, 0), NULL, -1);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "read the unsynced queue", err);
 }

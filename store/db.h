@@ -28,6 +28,8 @@ struct db_row {
 	int entries;
 	char *sync;   /* "__" bookkeeping JSON, or NULL */
 	bool unsynced;
+	int phase;    /* unsynced queue phase, -1 when not queued (db_get only) */
+	int64_t auth; /* authority clock of the last authority copy (db_get only) */
 };
 
 /*
@@ -103,6 +105,28 @@ int db_watcher_locks(struct db *db, db_lock_fn fn, void *ctx, struct fk_err *err
 typedef int (*db_watched_fn)(void *ctx, const char *ns, const char *key);
 int db_watcher_pages(struct db *db, const char *lock, db_watched_fn fn,
 		     void *ctx, struct fk_err *err);
+
+/* Bookkeeping-only updates: not changes, nothing is logged. */
+int db_set_sync(struct db *db, const char *ns, const char *key,
+		const char *sync, struct fk_err *err);
+int db_set_auth(struct db *db, const char *ns, const char *key, int64_t stamp,
+		struct fk_err *err);
+
+/* The authority clock (schema.sql, table meta): read it before a pager
+ * call; advance it (in the write transaction) when applying its answer. */
+int db_auth_clock(struct db *db, int64_t *now, struct fk_err *err);
+int db_auth_clock_next(struct db *db, int64_t *now, struct fk_err *err);
+
+/* The unsynced queue (SPEC §7): phase 0 or 1; phase -1 removes the page.
+ * promote moves every phase-0 page of ns to phase 1.  list calls fn with
+ * each queued key of ns and its phase, or, with ns NULL, once per
+ * namespace that has queued pages (key NULL, phase -1). */
+int db_queue_set(struct db *db, const char *ns, const char *key, int phase,
+		 struct fk_err *err);
+int db_queue_promote(struct db *db, const char *ns, struct fk_err *err);
+typedef int (*db_queue_fn)(void *ctx, const char *ns, const char *key, int phase);
+int db_queue_list(struct db *db, const char *ns, db_queue_fn fn, void *ctx,
+		  struct fk_err *err);
 
 /* The schema version this binary writes (from schema.sql). */
 int db_schema_version(void);

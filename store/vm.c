@@ -7,13 +7,15 @@
  * page); a change is a commit that makes the user-visible page differ
  * (SPEC §4.1); every change is logged by db_put()/db_delete().
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "based.h"
 #include "json.h"
 #include "page.h"
-#include "vm.h"
+#include "vm-internal.h"
 
 static char *xstrdup(const char *s)
 {
@@ -22,6 +24,19 @@ static char *xstrdup(const char *s)
 	if (s && !d)
 		abort();
 	return d;
+}
+
+void vm_warn(struct vm *vm, const char *fmt, ...)
+{
+	char msg[2400];
+	va_list ap;
+
+	if (!vm->warn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vm->warn(vm->warn_ctx, msg);
 }
 
 void vm_init(struct vm *vm, const char *db_path, const struct services *svc,
@@ -125,143 +140,45 @@ static void set_missing(struct vm_page *out)
 	out->text = xstrdup("{}");
 }
 
-/* Reads the stored row of (ns, key) into out; missing database = miss. */
+/* Reads the stored state of (ns, key) into out; missing database = miss. */
 static int load(struct vm *vm, const char *ns, const char *key,
 		struct vm_page *out, struct fk_err *err)
 {
-	struct db_row row;
-	int rc;
+	struct stored st;
+	int rc = vm_load_stored(vm, ns, key, &st, err);
 
-	set_missing(out);
-	rc = vm_db(vm, false, err);
-	if (rc || !vm->db)
-		return rc;
-	rc = db_get(vm->db, ns, key, &row, err);
-	if (rc || !row.found)
-		return rc;
-	free(out->text);
-	out->text = row.page;
-	out->hash = row.hash;
-	out->seq = row.seq;
-	out->found = true;
-	free(row.sync);
-	return FK_OK;
+	if (!rc)
+		vm_page_from_stored(&st, out);
+	vm_stored_release(&st);
+	return rc;
 }
 
 int vm_cached(struct vm *vm, const char *ns, const char *key,
 	      struct vm_page *out, struct fk_err *err)
 {
+	struct db_row row;
 	struct pager *p;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	set_missing(out);
 	rc = vm_pager(vm, ns, key, &p, err);
-	if (rc)
+	if (!rc)
+		rc = vm_db(vm, false, err);
+	if (rc || !vm->db)
 		return rc;
-	rc = load(vm, ns, key, out, err);
+	/* The fast path of read and read_sync: the stored text as it is. */
+	rc = db_get(vm->db, ns, key, &row, err);
+	if (!rc && row.found) {
+		free(out->text);
+		out->text = row.page;
+		out->hash = row.hash;
+		out->seq = row.seq;
+		out->found = true;
+		row.page = row.hash = NULL;
+	}
+	db_row_release(&row);
 	return rc ? fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key) : FK_OK;
-}
-
-/* Parses a stored page back into a tree (NULL text: NULL tree). */
-static int parse_stored(struct vm *vm, const char *ns, const char *key,
-			const char *text, cJSON **out, struct fk_err *err)
-{
-	struct json_opts o = {.max_depth = PAGE_STORED_MAX_DEPTH, .allow_empty = 0};
-
-	*out = NULL;
-	if (!text)
-		return FK_OK;
-	if (json_parse(text, strlen(text), &o, out, err))
-		return fk_prefix(err, FK_ERUNTIME,
-				 "stored page namespace \"%s\" key \"%s\" in '%s' is damaged (run flokvm check)",
-				 ns, key, vm->db_path);
-	return FK_OK;
-}
-
-/* Stores page (canonical, hashed) for (ns, key) in the open write
- * transaction and fills out with the stored state. */
-static int store(struct vm *vm, const char *ns, const char *key,
-		 const cJSON *page, const char *kind, struct vm_page *out,
-		 struct fk_err *err)
-{
-	struct buf text = {0};
-	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(page, "_hash");
-	int64_t seq;
-	int rc;
-
-	page_write(&text, page);
-	rc = db_put(vm->db, ns, key, text.p, hash->valuestring,
-		    page_entry_count(page), NULL, kind, &seq, err);
-	if (rc) {
-		buf_release(&text);
-		return rc;
-	}
-	vm_page_release(out);
-	out->text = buf_detach(&text);
-	out->hash = xstrdup(hash->valuestring);
-	out->seq = seq;
-	out->found = true;
-	out->changed = true;
-	return FK_OK;
-}
-
-/*
- * Applies an authority's answer to (ns, key) in a fresh write transaction
- * that re-reads the page: a copy that equals the stored page is no change;
- * GONE drops the page.
- */
-static int apply_authority(struct vm *vm, const char *ns, const char *key,
-			   struct pager_answer *ans, struct vm_page *out,
-			   struct fk_err *err)
-{
-	struct page_limits lim = vm_limits(vm);
-	cJSON *stored = NULL;
-	int64_t seq;
-	int rc;
-
-	if (ans->verdict == PAGER_NOT_MODIFIED)
-		return FK_OK;
-	if (ans->verdict == PAGER_PAGE) {
-		struct buf text = {0};
-
-		/* Validate as a pager's copy: size and depth limits too. */
-		json_write(&text, ans->page);
-		cJSON_Delete(ans->page);
-		ans->page = NULL;
-		rc = page_parse(text.p, text.len, key, PAGE_FROM_PAGER, &lim,
-				&ans->page, err);
-		buf_release(&text);
-		if (rc)
-			return fk_prefix(err, FK_ERUNTIME,
-					 "the pager's copy is not a valid page");
-		page_set_hash(ans->page);
-	}
-	rc = vm_db(vm, true, err);
-	if (!rc)
-		rc = db_begin(vm->db, true, err);
-	if (rc)
-		return rc;
-	rc = load(vm, ns, key, out, err);
-	if (!rc && ans->verdict == PAGER_GONE && out->found) {
-		rc = db_delete(vm->db, ns, key, "pager", &seq, err);
-		if (!rc) {
-			set_missing(out);
-			out->seq = seq;
-			out->changed = true;
-		}
-	} else if (!rc && ans->verdict == PAGER_PAGE) {
-		rc = parse_stored(vm, ns, key, out->found ? out->text : NULL,
-				  &stored, err);
-		if (!rc && !(stored && json_equal(stored, ans->page)))
-			rc = store(vm, ns, key, ans->page, "pager", out, err);
-		cJSON_Delete(stored);
-	}
-	if (!rc)
-		rc = db_commit(vm->db, err);
-	else
-		db_rollback(vm->db);
-	return rc;
 }
 
 int vm_fault(struct vm *vm, const char *ns, const char *key,
@@ -269,6 +186,7 @@ int vm_fault(struct vm *vm, const char *ns, const char *key,
 {
 	struct pager_answer ans = {0};
 	struct pager *p;
+	int64_t clock0 = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -277,10 +195,13 @@ int vm_fault(struct vm *vm, const char *ns, const char *key,
 	if (!rc)
 		rc = load(vm, ns, key, out, err);
 	if (!rc)
+		rc = vm_clock(vm, &clock0, err);
+	/* No transaction is open while the pager runs. */
+	if (!rc)
 		rc = p->ops->read(p, key, out->found ? out->text : NULL,
 				  out->hash, &ans, err);
 	if (!rc)
-		rc = apply_authority(vm, ns, key, &ans, out, err);
+		rc = vm_apply(vm, ns, key, &ans, clock0, NULL, out, err);
 	pager_answer_release(&ans);
 	if (rc)
 		return fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key);
@@ -315,12 +236,19 @@ static int precondition(const struct vm_write_opts *o, const struct vm_page *cur
 	return FK_OK;
 }
 
-/* The read-modify-write of a write, in one BEGIN IMMEDIATE. */
-static int commit_write(struct vm *vm, const char *ns, const char *key,
-			cJSON *page, const struct vm_write_opts *opts,
-			struct vm_page *out, struct fk_err *err)
+/*
+ * The read-modify-write of a write, in one BEGIN IMMEDIATE: re-read,
+ * check the precondition, normalise against the stored copy, and store if
+ * it is a change.  For a pushing pager the page becomes a based page
+ * (commit, §7) and enters the unsynced queue at phase 0.
+ */
+static int commit_write(struct vm *vm, struct pager *p, const char *ns,
+			const char *key, cJSON *page,
+			const struct vm_write_opts *opts, struct vm_page *out,
+			struct fk_err *err)
 {
-	cJSON *stored = NULL;
+	struct stored st = {0};
+	cJSON *visible = NULL;
 	int rc;
 
 	rc = vm_db(vm, true, err);
@@ -328,19 +256,27 @@ static int commit_write(struct vm *vm, const char *ns, const char *key,
 		rc = db_begin(vm->db, true, err);
 	if (rc)
 		return rc;
-	rc = load(vm, ns, key, out, err);
-	if (!rc)
-		rc = precondition(opts, out, err);
-	if (!rc)
-		rc = parse_stored(vm, ns, key, out->found ? out->text : NULL,
-				  &stored, err);
+	rc = vm_load_stored(vm, ns, key, &st, err);
 	if (!rc) {
-		page_normalise(page, stored, page_now_ms());
-		/* An identical copy is no change: nothing stored, nobody told. */
-		if (!(stored && json_equal(stored, page)))
-			rc = store(vm, ns, key, page, "write", out, err);
+		vm_page_from_stored(&st, out);
+		rc = precondition(opts, out, err);
 	}
-	cJSON_Delete(stored);
+	if (!rc && st.full) {
+		visible = cJSON_Duplicate(st.full, 1);
+		cJSON_Delete(based_take_bookkeeping(visible));
+	}
+	if (!rc) {
+		page_normalise(page, visible, page_now_ms());
+		/* An identical copy is no change: nothing stored, nobody told. */
+		if (!(visible && json_equal(visible, page))) {
+			if (p->ops->pushes)
+				rc = based_commit(st.full, page, err);
+			if (!rc)
+				rc = vm_store_full(vm, ns, key, &st, page, "write", 0, out, err);
+		}
+	}
+	cJSON_Delete(visible);
+	vm_stored_release(&st);
 	if (!rc)
 		rc = db_commit(vm->db, err);
 	else
@@ -382,18 +318,35 @@ int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
 	 * not reach the pager (nor create the database); commit_write()
 	 * checks it again under lock. */
 	if (!rc)
-		rc = vm_db(vm, false, err);
-	if (!rc)
 		rc = load(vm, ns, key, out, err);
 	if (!rc)
 		rc = precondition(opts, out, err);
 	if (!rc)
 		rc = p->ops->write(p, key, page, out->hash, err);
 	if (!rc)
-		rc = commit_write(vm, ns, key, page, opts, out, err);
+		rc = commit_write(vm, p, ns, key, page, opts, out, err);
 	cJSON_Delete(page);
 	if (rc)
 		return fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key);
+	/* Push once at once; a failure leaves the write queued, not failed. */
+	if (p->ops->pushes && out->changed) {
+		struct vm_page pushed = {0};
+		struct fk_err perr;
+
+		if (vm_push(vm, ns, key, &pushed, &perr))
+			vm_warn(vm, "namespace \"%s\" key \"%s\": written locally, not pushed yet: %s",
+				ns, key, perr.msg);
+		else if (pushed.found || pushed.changed) {
+			int64_t seq = out->seq;
+
+			vm_page_release(out);
+			*out = pushed;
+			if (out->seq < seq)
+				out->seq = seq;
+			memset(&pushed, 0, sizeof(pushed));
+		}
+		vm_page_release(&pushed);
+	}
 	return FK_OK;
 }
 

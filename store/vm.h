@@ -24,6 +24,10 @@ struct vm {
 	struct settings set;
 	struct db *db;          /* opened on first use; NULL: none yet */
 	struct pager **pagers;  /* one slot per svc->pagers, created lazily */
+	/* Warnings that do not fail a request (a push that failed after the
+	 * local write committed): the command line prints them. */
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
 };
 
 /* A page as a request answers it.  text is "{}" for a missing page. */
@@ -34,6 +38,9 @@ struct vm_page {
 	bool found;
 	bool changed;   /* the request committed a change */
 };
+
+/* Passes a formatted warning to vm->warn, if set. */
+void vm_warn(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* svc and db_path must outlive the vm. */
 void vm_init(struct vm *vm, const char *db_path, const struct services *svc,
@@ -93,6 +100,42 @@ int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
  * (FK_EREFUSED) unless discard.  A page not cached is no change. */
 int vm_invalidate(struct vm *vm, const char *ns, const char *key, bool discard,
 		  struct fk_err *err);
+
+/*
+ * Pushes the oldest unacknowledged set of changes of (ns, key) to its
+ * pager (SPEC §7 "Pushing") and applies the answer.  A rejection (the
+ * pager's sync exits 65 or 69) drops the pushed changes with a warning and
+ * re-reads the page.  out is the page as stored afterwards.  Other
+ * failures keep the changes queued and return the pager's status.
+ */
+int vm_push(struct vm *vm, const char *ns, const char *key,
+	    struct vm_page *out, struct fk_err *err);
+
+/* `sync` (SPEC §7): see sync.c. */
+struct vm_sync_report {
+	/* A page whose stored copy changed (print its read_res). */
+	void (*changed)(void *ctx, const char *ns, const char *key,
+			const struct vm_page *pg);
+	/* One page failed; the sync goes on (status, message). */
+	void (*failed)(void *ctx, int status, const char *msg);
+	/* done of total pages handled so far (for a progress bar). */
+	void (*progress)(void *ctx, size_t done, size_t total);
+	void *ctx;
+};
+
+struct vm_sync_stats {
+	size_t pushed, refreshed, changed, failed;
+};
+
+/*
+ * Runs one sync over the namespaces nss[0..n) (n == 0: every configured
+ * namespace).  FK_ETEMP at once if another sync holds the sync lock,
+ * FK_EREFUSED for a namespace no pager serves; otherwise the status of the
+ * first page that failed, or FK_OK.  now: push phase-0 pages too.
+ */
+int vm_sync(struct vm *vm, char *const *nss, size_t n, bool now,
+	    const struct vm_sync_report *r, struct vm_sync_stats *stats,
+	    struct fk_err *err);
 
 /* Cached pages of ns in key byte order (none if the database is missing). */
 int vm_ls(struct vm *vm, const char *ns, db_page_fn fn, void *ctx,

@@ -466,6 +466,25 @@ fail:
 	return fk_prefix(err, rc, "namespace \"%s\"", ns);
 }
 
+int vm_watch_reap(struct vm *vm, struct fk_err *err)
+{
+	struct vm_watch w = {.vm = vm, .lock_fd = -1, .registry_fd = -1, .ino_fd = -1};
+	size_t dlen;
+	int rc;
+
+	if (!vm->db)
+		return FK_OK;
+	dlen = strlen(db_path(vm->db));
+	w.dir = xcalloc(dlen + 10, 1);
+	snprintf(w.dir, dlen + 10, "%s-watchers", db_path(vm->db));
+	rc = registry_lock(&w, err);
+	if (!rc)
+		rc = reap(&w, err);
+	registry_unlock(&w);
+	free(w.dir);
+	return rc;
+}
+
 int vm_watch_cached(struct vm_watch *w, watch_fn fn, void *ctx)
 {
 	for (size_t i = 0; i < w->nsnap; i++) {

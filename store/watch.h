@@ -49,6 +49,10 @@ int vm_watch_start(struct vm *vm, const char *ns, char *const *keys,
 		   size_t nkeys, const struct watch_opts *opts,
 		   struct vm_watch **out, struct fk_err *err);
 
+/* Unregisters dead watchers (and unwatches their pages); `sync` calls it.
+ * Nothing to do without a database. */
+int vm_watch_reap(struct vm *vm, struct fk_err *err);
+
 /* Passes the snapshot's cached copies to fn, in key byte order. */
 int vm_watch_cached(struct vm_watch *w, watch_fn fn, void *ctx);
 
