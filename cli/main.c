@@ -41,6 +41,8 @@ static const struct cmd cmds[] = {
 	 "print the cached copy, else the pager's"},
 	{"replay", cmd_replay, 0, "flokvm replay PAGE DIFF",
 	 "apply a diff to a page and print the result"},
+	{"sync", cmd_sync, 0, "flokvm sync [--now] [-v] [NS...]",
+	 "push local changes and refresh cached pages (for cron)"},
 	{"watch", cmd_watch, 0,
 	 "flokvm watch [--since SEQ] [--count N] [--timeout S] [--diff] NS [KEY...]",
 	 "print the cached copies, then every change as it happens"},
@@ -94,6 +96,12 @@ static const char *default_db_path(void)
 	return path;
 }
 
+/* vm->warn: "flokvm: CMD: warning: ..." on stderr. */
+static void print_warning(void *ctx, const char *msg)
+{
+	cli_error(ctx, 0, "warning: %s", msg);
+}
+
 /* Loads the services file and the settings and sets up the vm. */
 static int setup_vm(struct cli *c)
 {
@@ -122,6 +130,8 @@ static int setup_vm(struct cli *c)
 	if (settings_from_env(&c->set, &err))
 		return cli_fail(c, FK_EDATA, &err);
 	vm_init(&c->vm, c->db_path, &c->svc, &c->set);
+	c->vm.warn = print_warning;
+	c->vm.warn_ctx = c;
 	return FK_OK;
 }
 

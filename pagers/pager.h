@@ -43,6 +43,9 @@ struct pager;
  * NULL when nothing is cached; `cached` is the cached user-visible page
  * text or NULL.  A NULL key in watch/unwatch means the whole namespace.
  * init, watch, unwatch, invalidate and close may be NULL: nothing to do.
+ * read may be NULL: the pager answers from the cache only (always "not
+ * modified"); write may be NULL: writes are accepted and stored.  A NULL
+ * slot costs no call, which lets `batch` keep its transaction open.
  */
 struct pager_ops {
 	const char *type;

@@ -27,8 +27,8 @@ struct proc_spec {
 	const char *in;          /* stdin bytes; NULL: stdin is /dev/null */
 	size_t in_len;
 	int timeout_ms;          /* <= 0: no time limit */
-	size_t max_out;          /* stdout beyond this is dropped and flagged;
-				  * 0: no limit */
+	size_t max_out;          /* stdout bytes kept; more are read, dropped
+				  * and flagged (SIZE_MAX: no limit) */
 };
 
 struct proc_result {

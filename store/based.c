@@ -229,6 +229,7 @@ int based_rebase(const cJSON *local, const cJSON *authoritative, cJSON **out,
 	}
 	if (bk.base) {
 		base = page;
+		page = NULL;
 		rc = replay_hashed(base, bk.base_changes, "__base.", err);
 		if (rc)
 			goto fail;

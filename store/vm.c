@@ -196,8 +196,10 @@ int vm_fault(struct vm *vm, const char *ns, const char *key,
 		rc = load(vm, ns, key, out, err);
 	if (!rc)
 		rc = vm_clock(vm, &clock0, err);
-	/* No transaction is open while the pager runs. */
-	if (!rc)
+	/* No transaction is open while the pager runs.  A pager without a
+	 * read slot answers from the cache only: "not modified". */
+	ans.verdict = PAGER_NOT_MODIFIED;
+	if (!rc && p->ops->read)
 		rc = p->ops->read(p, key, out->found ? out->text : NULL,
 				  out->hash, &ans, err);
 	if (!rc)
@@ -321,7 +323,7 @@ int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
 		rc = load(vm, ns, key, out, err);
 	if (!rc)
 		rc = precondition(opts, out, err);
-	if (!rc)
+	if (!rc && p->ops->write) /* no write slot: writes are accepted */
 		rc = p->ops->write(p, key, page, out->hash, err);
 	if (!rc)
 		rc = commit_write(vm, p, ns, key, page, opts, out, err);
