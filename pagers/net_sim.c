@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "json.h"
-#include "net_sim.h"
+#include "pager.h"
 
 #define NET_SIM_DEFAULT_DELAY_MS 2000
 #define NET_SIM_MAX_DELAY_MS 2147483647.0
@@ -130,7 +130,7 @@ static int parse_array(const struct buf *text, const char *path,
 
 	if (json_parse(text->p, text->len, &opts, &all, err))
 		return parse_fail(err, path, 1);
-	if (!cJSON_IsArray(all)) { /* "[1] 2", say, never gets here: garbage */
+	if (!cJSON_IsArray(all)) { /* defensive: the text starts with [ */
 		cJSON_Delete(all);
 		return fk_fail(err, FK_EDATA, "options.pages: '%s': expected an array of pages",
 			       path);

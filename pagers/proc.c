@@ -201,6 +201,8 @@ static int stop_group(pid_t pid)
 {
 	int status;
 
+	if (pid <= 0) /* kill(-0) would be our own group */
+		return 255;
 	kill(-pid, SIGTERM);
 	wait_exit(pid, now_ms() + PROC_KILL_GRACE_MS, false, &status);
 	kill(-pid, SIGKILL);
@@ -366,7 +368,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	int64_t deadline = -1;
 	int fds[3], i, rc, e, status = 255;
 	bool done = false;
-	pid_t pid;
+	pid_t pid = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])

@@ -247,7 +247,7 @@ static void test_rebase(void)
 		     "an entry deleted on the server and modified locally stays deleted");
 	/* Local L3 over base L1; the server added x in front, set _next, and
 	 * deleted b itself, so the fresh changes lose the "-". */
-	check_rebase(L2_BODY ",'__changes':[['-','b'],['+',1," E_C4 "]],'__changes_id':'id2',"
+	check_rebase(L3_BODY ",'__changes':[['-','b'],['+',1," E_C4 "]],'__changes_id':'id2',"
 		     "'__base':" L1_FULL "}",
 		     "{'_uuid':'p','_next':'p2','entries':[" E_X5 "," E_A1 "]}",
 		     "{'_uuid':'p','_next':'p2','entries':[" E_X5 "," E_C4 "," E_A3 "],"
@@ -616,6 +616,38 @@ static int canonical(const cJSON *page)
 	return ok;
 }
 
+static const cJSON *get(const cJSON *obj, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, name);
+}
+
+/* True if the sets of out = rebase(local, ...) are right: without a base,
+ * local's own; with one, the base keeps its set and the page's changes
+ * are the diff from the new base. */
+static int sets_right(const cJSON *local, const cJSON *out)
+{
+	const cJSON *base = get(out, "__base");
+	cJSON *d = NULL;
+	struct fk_err err;
+	char *got, *want;
+	int ok = !strcmp(id_of(out), id_of(local));
+
+	if (base) {
+		ok = ok && !strcmp(id_of(base), id_of(get(local, "__base"))) &&
+		     json_equal(get(base, "__changes"), get(get(local, "__base"), "__changes"));
+		ok = ok && !diff_pages(base, out, &d, &err);
+	} else {
+		d = cJSON_Duplicate(get(local, "__changes"), 1);
+	}
+	got = text_of(get(out, "__changes"));
+	want = text_of(d);
+	ok = ok && !strcmp(got, want);
+	free(got);
+	free(want);
+	cJSON_Delete(d);
+	return ok;
+}
+
 /* One case: P stored and known to the authority, local commits L1 (and
  * L2, L3), the authority meanwhile edited P into S.  Returns NULL or what
  * went wrong. */
@@ -625,7 +657,7 @@ static const char *random_case(void)
 	cJSON *out = NULL, *same = NULL, *want, *want_base = NULL, *push;
 	const char *problem = NULL;
 	struct fk_err err;
-	int commits = 1 + (int)rnd(3) / 2 + (int)rnd(4) / 3; /* mostly 1 */
+	int commits = 1 + (int)rnd(3) / 2 + (int)rnd(4) / 3; /* 1, 2 or 3 */
 	char base_id[64] = "", own_id[64];
 
 	l[0] = random_edit(p);
@@ -680,6 +712,8 @@ static const char *random_case(void)
 	}
 	if (!canonical(out) || !canonical(local))
 		problem = "a page is not canonical";
+	if (!sets_right(local, out))
+		problem = "the sets of the rebased page are wrong";
 
 	/* Changes stay until every set is acknowledged, oldest first. */
 	push = based_push(out);

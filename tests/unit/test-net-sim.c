@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "net_sim.h"
+#include "pager.h"
 #include "tap.h"
 
 static char tmp[] = "/tmp/test-net-sim-XXXXXX";
