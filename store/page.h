@@ -6,8 +6,9 @@
  * A page in memory is a cJSON object in canonical member order:
  *   _uuid, _head, _next, _prev (only those set), entries, payload keys in
  *   input order, then _hash.
- * flokvm's "__" bookkeeping never lives in this tree; the store keeps it
- * beside the page (see db.h).
+ * page_parse() and page_validate() strip flokvm's "__" bookkeeping; the
+ * store keeps it beside the page (db.h) and the vm joins the two into a
+ * "full page" only for the based-page operations (based.h).
  */
 #ifndef FLOKVM_PAGE_H
 #define FLOKVM_PAGE_H
