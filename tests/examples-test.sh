@@ -8,6 +8,11 @@
 # and exits 1 if any test failed.  Everything it makes lives in one mktemp
 # folder, removed on exit, and the server is always stopped (trap).
 
+# dir-authority merges pushes with the flokvm binary when it finds one; the
+# protocol tests here are about the script alone (tests/85-sync.bats covers
+# the merge through flokvm).
+unset FLOKVM
+
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd) || exit 1
