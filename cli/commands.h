@@ -10,6 +10,7 @@
 /* Loads the services file and settings, sets up c->vm; prints its error. */
 int cli_setup(struct cli *c);
 
+int cmd_batch(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
 int cmd_diff(struct cli *c, int argc, char **argv);
 int cmd_hash(struct cli *c, int argc, char **argv);

@@ -21,6 +21,8 @@
 
 /* Sorted by name. */
 static const struct cmd cmds[] = {
+	{"batch", cmd_batch, 0, "flokvm batch [--atomic] < REQUESTS",
+	 "run requests given as JSON lines, answer with events"},
 	{"check", cmd_check, 0, "flokvm check",
 	 "verify every stored page and the database"},
 	{"diff", cmd_diff, 0, "flokvm diff OLD NEW",

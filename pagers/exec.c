@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exec.h"
 #include "json.h"
+#include "pager.h"
 #include "page.h"
 #include "proc.h"
 
@@ -74,6 +74,8 @@ static int exec_fail(const struct exec_pager *ep, const char *op,
 
 static int exec_init(struct pager *p, struct fk_err *err)
 {
+	static const char bad_command[] =
+		"options.command: expected an array of strings (argv, no shell)";
 	struct exec_pager *ep = exec_of(p);
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(p->conf->options, "command");
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(p->conf->options, "timeout_ms");
@@ -83,10 +85,10 @@ static int exec_init(struct pager *p, struct fk_err *err)
 
 	if (!cJSON_IsArray(cmd) || !cmd->child || !cJSON_IsString(cmd->child) ||
 	    !cmd->child->valuestring[0])
-		return fk_fail(err, FK_EDATA, "options.command: expected an array of strings (argv, no shell)");
+		return fk_fail(err, FK_EDATA, "%s", bad_command);
 	cJSON_ArrayForEach(arg, cmd)
 		if (!cJSON_IsString(arg))
-			return fk_fail(err, FK_EDATA, "options.command: expected an array of strings (argv, no shell)");
+			return fk_fail(err, FK_EDATA, "%s", bad_command);
 	ep->timeout_ms = EXEC_DEFAULT_TIMEOUT_MS;
 	if (t && !cJSON_IsNull(t)) {
 		if (!cJSON_IsNumber(t) || t->valuedouble < 1 ||
@@ -105,7 +107,8 @@ static int exec_init(struct pager *p, struct fk_err *err)
 	 * a services folder the child inherits our directory, so a relative
 	 * path already means the current one. */
 	if (strchr(ep->command[0], '/') && ep->command[0][0] != '/' && p->dir) {
-		buf_printf(&path, "%s/%s", p->dir, ep->command[0]);
+		buf_printf(&path, "%s/%s", p->dir, ep->command[0] +
+			   (strncmp(ep->command[0], "./", 2) ? 0 : 2));
 		free(ep->command[0]);
 		ep->command[0] = buf_detach(&path);
 	}

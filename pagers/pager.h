@@ -105,6 +105,7 @@ void pager_free(struct pager *p);
 void pager_answer_release(struct pager_answer *ans);
 
 /* The built-in pager types, one file each. */
+extern const struct pager_ops exec_pager_ops;
 extern const struct pager_ops mem_pager_ops;
 extern const struct pager_ops net_sim_pager_ops;
 extern const struct pager_ops spec_pager_ops;

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -95,7 +96,10 @@ static char **env_build(char *const *extra)
 }
 
 /* Marks every descriptor from low up close-on-exec: flokvm's own are
- * already, but a library or our parent may have left some inheritable. */
+ * already, but a library or our parent may have left some inheritable.
+ * Without close_range() (Linux < 5.11) the loop stops at 65536: one
+ * fcntl() per possible descriptor up to a large limit costs more than a
+ * page read should. */
 static void cloexec_from(int low)
 {
 	struct rlimit rl;
@@ -114,13 +118,14 @@ static void cloexec_from(int low)
 
 /* The child after fork(): only async-signal-safe calls from here on.
  * src holds its stdin, stdout and stderr; st is the status pipe. */
-static void child_run(const struct proc_spec *spec, int src[3], int st,
-		      char **env)
+static _Noreturn void child_run(const struct proc_spec *spec, int src[3],
+				int st, char **env)
 {
 	struct child_fail f = {CHILD_SETUP, 0};
 	struct sigaction sa;
 	sigset_t none;
-	int i, fd;
+	ssize_t n;
+	int i;
 
 	setpgid(0, 0);
 	memset(&sa, 0, sizeof(sa));
@@ -148,8 +153,8 @@ static void child_run(const struct proc_spec *spec, int src[3], int st,
 fail:
 	f.errnum = errno;
 	do
-		fd = (int)write(st, &f, sizeof(f));
-	while (fd < 0 && errno == EINTR);
+		n = write(st, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
 	_exit(127);
 }
 
@@ -235,21 +240,28 @@ static int spawn(const struct proc_spec *spec, pid_t *pid, int fds[3],
 		 struct fk_err *err)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
-	int st[2] = {-1, -1}, src[3], i, e = 0, stage = -1, status;
-	const char *what = spec->in ? "pipe" : "/dev/null";
+	int st[2] = {-1, -1}, i, e = 0, stage = -1, status;
+	const char *what = "pipe";
 	struct child_fail f;
-	char **env;
 	ssize_t n;
 
-	if (spec->in ? pipe2(in, O_CLOEXEC) :
-		       (in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+	if (!spec->in) {
+		what = "/dev/null";
+		in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (in[0] < 0)
+			e = errno;
+	} else if (pipe2(in, O_CLOEXEC)) {
 		e = errno;
+	}
 	if (!e && (pipe2(out, O_CLOEXEC) || pipe2(er, O_CLOEXEC) ||
-		   pipe2(st, O_CLOEXEC)))
-		e = errno, what = "pipe";
+		   pipe2(st, O_CLOEXEC))) {
+		e = errno;
+		what = "pipe";
+	}
 	if (!e) {
-		env = env_build(spec->env_extra);
-		src[0] = in[0], src[1] = out[1], src[2] = er[1];
+		char **env = env_build(spec->env_extra);
+		int src[3] = {in[0], out[1], er[1]};
+
 		*pid = fork();
 		if (*pid == 0)
 			child_run(spec, src, st[1], env);
@@ -259,18 +271,24 @@ static int spawn(const struct proc_spec *spec, pid_t *pid, int fds[3],
 	}
 	/* The child's ends must go before the read below: it sees end of
 	 * file only when every copy of the write end is closed. */
-	close_fd(&in[0]), close_fd(&out[1]), close_fd(&er[1]), close_fd(&st[1]);
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&er[1]);
+	close_fd(&st[1]);
 	if (!e) {
 		do
 			n = read(st[0], &f, sizeof(f));
 		while (n < 0 && errno == EINTR);
 		if (n == (ssize_t)sizeof(f)) {
 			wait_exit(*pid, -1, true, &status);
-			e = f.errnum, stage = f.stage;
+			e = f.errnum ? f.errnum : EIO;
+			stage = f.stage;
 		}
 	}
 	close_fd(&st[0]);
-	fds[0] = in[1], fds[1] = out[0], fds[2] = er[0];
+	fds[0] = in[1];
+	fds[1] = out[0];
+	fds[2] = er[0];
 	if (e) {
 		for (i = 0; i < 3; i++)
 			close_fd(&fds[i]);
@@ -327,7 +345,7 @@ static int pump(const struct proc_spec *spec, int fds[3], int64_t deadline,
 			left = deadline - now_ms();
 			if (left <= 0)
 				return 1;
-			timeout = left > INT32_MAX ? INT32_MAX : (int)left;
+			timeout = left > INT_MAX ? INT_MAX : (int)left;
 		}
 		n = poll(pfd, (nfds_t)nfds, timeout);
 		if (n < 0 && errno != EINTR)

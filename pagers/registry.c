@@ -8,6 +8,7 @@
 
 /* Sorted by name; pager_type_list() prints them in this order. */
 static const struct pager_ops *const types[] = {
+	&exec_pager_ops,
 	&mem_pager_ops,
 	&net_sim_pager_ops,
 	&spec_pager_ops,

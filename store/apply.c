@@ -218,12 +218,12 @@ int vm_apply(struct vm *vm, const char *ns, const char *key,
 	}
 	rc = vm_db(vm, true, err);
 	if (!rc)
-		rc = db_begin(vm->db, true, err);
+		rc = vm_begin(vm, err);
 	if (rc)
 		return rc;
 	rc = apply_locked(vm, ns, key, ans, clock0, pushed_id, out, err);
 	if (!rc)
-		return db_commit(vm->db, err);
-	db_rollback(vm->db);
+		return vm_commit(vm, err);
+	vm_rollback(vm);
 	return rc;
 }

@@ -782,3 +782,19 @@ int db_queue_list(struct db *db, const char *ns, db_queue_fn fn, void *ctx,
 		return stop;
 	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, "read the unsynced queue", err);
 }
+
+/* Savepoints nest one request inside a batch's transaction (vm.c). */
+int db_savepoint(struct db *db, struct fk_err *err)
+{
+	return exec(db, "SAVEPOINT request", err);
+}
+
+int db_release(struct db *db, struct fk_err *err)
+{
+	return exec(db, "RELEASE request", err);
+}
+
+void db_rollback_to(struct db *db)
+{
+	sqlite3_exec(db->h, "ROLLBACK TO request; RELEASE request", NULL, NULL, NULL);
+}

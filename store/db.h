@@ -51,6 +51,12 @@ int db_begin(struct db *db, bool write, struct fk_err *err);
 int db_commit(struct db *db, struct fk_err *err);
 void db_rollback(struct db *db);
 
+/* A savepoint inside the open transaction: one request of a batch.
+ * Release keeps its work for the enclosing commit; rollback_to undoes it. */
+int db_savepoint(struct db *db, struct fk_err *err);
+int db_release(struct db *db, struct fk_err *err);
+void db_rollback_to(struct db *db);
+
 /* Reads (ns, key) into row; row->found says whether it exists. */
 int db_get(struct db *db, const char *ns, const char *key,
 	   struct db_row *row, struct fk_err *err);

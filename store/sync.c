@@ -59,6 +59,8 @@ int vm_push(struct vm *vm, const char *ns, const char *key,
 	id = xstrdup(based_push_id(push));
 	rc = vm_clock(vm, &clock0, err);
 	if (!rc)
+		rc = vm_before_pager(vm, ns, err);
+	if (!rc)
 		rc = p->ops->sync(p, key, push, &ans, err); /* no transaction open */
 	if (!rc) {
 		rc = vm_apply(vm, ns, key, &ans, clock0, id, out, err);

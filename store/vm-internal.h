@@ -51,6 +51,16 @@ int vm_apply(struct vm *vm, const char *ns, const char *key,
 	     struct pager_answer *ans, int64_t clock0, const char *pushed_id,
 	     struct vm_page *out, struct fk_err *err);
 
+/* A read-modify-write transaction: BEGIN IMMEDIATE, or in a batch a
+ * savepoint in the group's transaction (vm.h, struct vm_group). */
+int vm_begin(struct vm *vm, struct fk_err *err);
+int vm_commit(struct vm *vm, struct fk_err *err);
+void vm_rollback(struct vm *vm);
+
+/* Called before every pager call: commits a batch's open group, because
+ * no transaction may be held while a pager runs (FK_EUSAGE in --atomic). */
+int vm_before_pager(struct vm *vm, const char *ns, struct fk_err *err);
+
 /* The authority clock now, 0 without a database. */
 int vm_clock(struct vm *vm, int64_t *clock0, struct fk_err *err);
 

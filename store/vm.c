@@ -133,6 +133,83 @@ int vm_pager(struct vm *vm, const char *ns, const char *key,
 	return FK_OK;
 }
 
+int vm_group_commit(struct vm *vm, struct fk_err *err)
+{
+	struct vm_group *g = &vm->group;
+	int rc;
+
+	if (!g->txn)
+		return FK_OK;
+	rc = db_commit(vm->db, err);
+	g->txn = false;
+	g->n = 0;
+	if (g->committed)
+		g->committed(g->ctx, rc, err);
+	return rc;
+}
+
+int vm_group_end(struct vm *vm, bool commit, struct fk_err *err)
+{
+	struct vm_group *g = &vm->group;
+	int rc = FK_OK;
+
+	if (commit)
+		rc = vm_group_commit(vm, err);
+	else if (g->txn)
+		db_rollback(vm->db);
+	g->txn = false;
+	g->enabled = false;
+	return rc;
+}
+
+int vm_begin(struct vm *vm, struct fk_err *err)
+{
+	struct vm_group *g = &vm->group;
+	int rc;
+
+	if (!g->enabled)
+		return db_begin(vm->db, true, err);
+	if (!g->txn) {
+		rc = db_begin(vm->db, true, err);
+		if (rc)
+			return rc;
+		g->txn = true;
+	}
+	return db_savepoint(vm->db, err);
+}
+
+int vm_commit(struct vm *vm, struct fk_err *err)
+{
+	struct vm_group *g = &vm->group;
+	int rc;
+
+	if (!g->enabled)
+		return db_commit(vm->db, err);
+	rc = db_release(vm->db, err);
+	if (!rc)
+		g->n++; /* the caller commits the group when it is full */
+	return rc;
+}
+
+void vm_rollback(struct vm *vm)
+{
+	if (vm->group.enabled)
+		db_rollback_to(vm->db);
+	else
+		db_rollback(vm->db);
+}
+
+int vm_before_pager(struct vm *vm, const char *ns, struct fk_err *err)
+{
+	struct vm_group *g = &vm->group;
+
+	if (g->enabled && g->atomic)
+		return fk_fail(err, FK_EUSAGE,
+			       "--atomic cannot be used with namespace \"%s\": its pager would run inside the transaction",
+			       ns);
+	return g->txn ? vm_group_commit(vm, err) : FK_OK;
+}
+
 /* Makes out the answer for a missing page, releasing what it held. */
 static void set_missing(struct vm_page *out)
 {
@@ -200,6 +277,8 @@ int vm_fault(struct vm *vm, const char *ns, const char *key,
 	 * read slot answers from the cache only: "not modified". */
 	ans.verdict = PAGER_NOT_MODIFIED;
 	if (!rc && p->ops->read)
+		rc = vm_before_pager(vm, ns, err);
+	if (!rc && p->ops->read)
 		rc = p->ops->read(p, key, out->found ? out->text : NULL,
 				  out->hash, &ans, err);
 	if (!rc)
@@ -255,7 +334,7 @@ static int commit_write(struct vm *vm, struct pager *p, const char *ns,
 
 	rc = vm_db(vm, true, err);
 	if (!rc)
-		rc = db_begin(vm->db, true, err);
+		rc = vm_begin(vm, err);
 	if (rc)
 		return rc;
 	rc = vm_load_stored(vm, ns, key, &st, err);
@@ -280,9 +359,9 @@ static int commit_write(struct vm *vm, struct pager *p, const char *ns,
 	cJSON_Delete(visible);
 	vm_stored_release(&st);
 	if (!rc)
-		rc = db_commit(vm->db, err);
+		rc = vm_commit(vm, err);
 	else
-		db_rollback(vm->db);
+		vm_rollback(vm);
 	return rc;
 }
 
@@ -301,21 +380,17 @@ int vm_write_target(struct vm *vm, const char *ns, const char *key,
 	return FK_OK;
 }
 
-int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
-	     size_t len, const struct vm_write_opts *opts, struct vm_page *out,
-	     struct fk_err *err)
+/* The rest of a write once its page is validated; page is consumed. */
+static int write_valid(struct vm *vm, struct pager *p, const char *ns,
+		       const char *key, cJSON *page,
+		       const struct vm_write_opts *opts, struct vm_page *out,
+		       struct fk_err *err)
 {
-	struct page_limits lim = vm_limits(vm);
-	cJSON *page = NULL;
-	struct pager *p;
-	int rc;
+	int rc = FK_OK;
 
-	memset(out, 0, sizeof(*out));
-	set_missing(out);
-	rc = vm_write_target(vm, ns, key, &p, err);
-	if (rc)
-		return rc;
-	rc = page_parse(text, len, key, PAGE_FROM_USER, &lim, &page, err);
+	if (vm->group.atomic && p->ops->pushes)
+		rc = fk_fail(err, FK_EUSAGE, "--atomic cannot be used with namespace \"%s\": its pager pushes",
+			     ns);
 	/* A cheap early look at the precondition, so that a failing one does
 	 * not reach the pager (nor create the database); commit_write()
 	 * checks it again under lock. */
@@ -324,6 +399,8 @@ int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
 	if (!rc)
 		rc = precondition(opts, out, err);
 	if (!rc && p->ops->write) /* no write slot: writes are accepted */
+		rc = vm_before_pager(vm, ns, err);
+	if (!rc && p->ops->write)
 		rc = p->ops->write(p, key, page, out->hash, err);
 	if (!rc)
 		rc = commit_write(vm, p, ns, key, page, opts, out, err);
@@ -350,6 +427,45 @@ int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
 		vm_page_release(&pushed);
 	}
 	return FK_OK;
+}
+
+int vm_write(struct vm *vm, const char *ns, const char *key, const char *text,
+	     size_t len, const struct vm_write_opts *opts, struct vm_page *out,
+	     struct fk_err *err)
+{
+	struct page_limits lim = vm_limits(vm);
+	cJSON *page = NULL;
+	struct pager *p;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	set_missing(out);
+	rc = vm_write_target(vm, ns, key, &p, err);
+	if (rc)
+		return rc;
+	rc = page_parse(text, len, key, PAGE_FROM_USER, &lim, &page, err);
+	if (rc)
+		return fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key);
+	return write_valid(vm, p, ns, key, page, opts, out, err);
+}
+
+int vm_write_tree(struct vm *vm, const char *ns, const char *key, cJSON *page,
+		  const struct vm_write_opts *opts, struct vm_page *out,
+		  struct fk_err *err)
+{
+	struct pager *p;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	set_missing(out);
+	rc = vm_write_target(vm, ns, key, &p, err);
+	if (!rc && page_validate(page, key, PAGE_FROM_USER, err))
+		rc = fk_prefix(err, FK_EDATA, "namespace \"%s\" key \"%s\"", ns, key);
+	if (rc) {
+		cJSON_Delete(page);
+		return rc;
+	}
+	return write_valid(vm, p, ns, key, page, opts, out, err);
 }
 
 int vm_ls(struct vm *vm, const char *ns, db_page_fn fn, void *ctx,
@@ -460,7 +576,7 @@ int vm_invalidate(struct vm *vm, const char *ns, const char *key, bool discard,
 	if (!rc)
 		rc = vm_db(vm, false, err);
 	if (!rc && vm->db) {
-		rc = db_begin(vm->db, true, err);
+		rc = vm_begin(vm, err);
 		if (!rc)
 			rc = db_get(vm->db, ns, key, &row, err);
 		if (!rc && row.found && row.unsynced && !discard)
@@ -469,13 +585,22 @@ int vm_invalidate(struct vm *vm, const char *ns, const char *key, bool discard,
 		if (!rc && row.found)
 			rc = db_delete(vm->db, ns, key, "invalidate", &seq, err);
 		if (!rc)
-			rc = db_commit(vm->db, err);
+			rc = vm_commit(vm, err);
 		else
-			db_rollback(vm->db);
+			vm_rollback(vm);
 	}
-	/* The pager hears of it after the commit, holding no transaction. */
+	/* The pager hears of it after the commit, holding no transaction.
+	 * The page is gone by then, so a pager that cannot be told is a
+	 * warning, not a failed invalidate. */
 	if (!rc && p->ops->invalidate)
-		rc = p->ops->invalidate(p, key, row.found ? row.hash : NULL, err);
+		rc = vm_before_pager(vm, ns, err);
+	if (!rc && p->ops->invalidate) {
+		struct fk_err perr;
+
+		if (p->ops->invalidate(p, key, row.found ? row.hash : NULL, &perr))
+			vm_warn(vm, "namespace \"%s\" key \"%s\": dropped, but the pager was not told: %s",
+				ns, key, perr.msg);
+	}
 	db_row_release(&row);
 	if (rc)
 		return fk_prefix(err, rc, "namespace \"%s\" key \"%s\"", ns, key);

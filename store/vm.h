@@ -18,6 +18,26 @@
 #include "services.h"
 #include "settings.h"
 
+/*
+ * Group commit for `batch` (SPEC §4.3).  While enabled, each request's
+ * read-modify-write runs in a savepoint inside one BEGIN IMMEDIATE.  The
+ * vm commits it before any pager call (no transaction is ever held while
+ * a pager runs); the caller commits it (vm_group_commit) when n reaches
+ * size and when no more input is ready.  `committed` is called after
+ * each commit, or its failure, so that the caller prints acknowledgements
+ * only for work that is on disk.  atomic: one transaction, never committed
+ * early; a request that would need a pager call fails instead.
+ */
+struct vm_group {
+	bool enabled;
+	bool atomic;
+	bool txn;    /* the group's BEGIN IMMEDIATE is open */
+	long n;      /* requests in it */
+	long size;
+	void (*committed)(void *ctx, int status, const struct fk_err *err);
+	void *ctx;
+};
+
 struct vm {
 	const char *db_path;
 	const struct services *svc;
@@ -28,6 +48,7 @@ struct vm {
 	 * local write committed): the command line prints them. */
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
+	struct vm_group group;
 };
 
 /* A page as a request answers it.  text is "{}" for a missing page. */
@@ -47,6 +68,11 @@ void vm_init(struct vm *vm, const char *db_path, const struct services *svc,
 	     const struct settings *set);
 void vm_release(struct vm *vm);
 void vm_page_release(struct vm_page *pg);
+
+/* Commits the open group transaction, if any (then calls committed). */
+int vm_group_commit(struct vm *vm, struct fk_err *err);
+/* Ends the group: commit (commit true) or roll back what is open. */
+int vm_group_end(struct vm *vm, bool commit, struct fk_err *err);
 
 /* The limits of page_parse() from the settings. */
 struct page_limits vm_limits(const struct vm *vm);
@@ -82,6 +108,11 @@ struct vm_write_opts {
 	int64_t if_seq;       /* -1: no condition; 0: only if absent */
 	const char *if_hash;  /* NULL: no condition; "none": only if absent */
 };
+
+/* vm_write() for a page already parsed (batch): page is consumed. */
+int vm_write_tree(struct vm *vm, const char *ns, const char *key, cJSON *page,
+		  const struct vm_write_opts *opts, struct vm_page *out,
+		  struct fk_err *err);
 
 /* The checks of a write that come before its input (SPEC §4.4's order):
  * the namespace has a pager (69), it is writable (69), the key is good

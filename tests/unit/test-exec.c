@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exec.h"
 #include "json.h"
+#include "pager.h"
 #include "proc.h"
 #include "tap.h"
 
