@@ -31,7 +31,8 @@ static int load_operand(struct cli *c, const char *path, bool is_page,
 	return rc;
 }
 
-/* Parses the two operands of diff and replay. */
+/* Parses the two operands of diff and replay; returns -1 to go on, else
+ * the exit status (0 after --help). */
 static int two_operands(struct cli *c, int argc, char **argv, const char *what,
 			int *next)
 {
@@ -45,7 +46,8 @@ static int two_operands(struct cli *c, int argc, char **argv, const char *what,
 		return cli_usage(c, "expected %s", what);
 	if (!strcmp(argv[*next], "-") && !strcmp(argv[*next + 1], "-"))
 		return cli_usage(c, "only one operand can be standard input");
-	return cli_setup(c);
+	status = cli_setup(c);
+	return status ? status : -1;
 }
 
 int cmd_diff(struct cli *c, int argc, char **argv)
@@ -54,7 +56,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	cJSON *old = NULL, *new = NULL, *diff = NULL;
 	int next, rc = two_operands(c, argc, argv, "two page files", &next);
 
-	if (rc)
+	if (rc >= 0)
 		return rc;
 	rc = load_operand(c, argv[next], true, &old, &err);
 	if (!rc)
@@ -77,7 +79,7 @@ int cmd_replay(struct cli *c, int argc, char **argv)
 	cJSON *page = NULL, *diff = NULL;
 	int next, rc = two_operands(c, argc, argv, "a page file and a diff file", &next);
 
-	if (rc)
+	if (rc >= 0)
 		return rc;
 	rc = load_operand(c, argv[next], true, &page, &err);
 	if (!rc)
@@ -85,6 +87,10 @@ int cmd_replay(struct cli *c, int argc, char **argv)
 	if (!rc && diff_replay(page, diff, &err))
 		rc = fk_prefix(&err, FK_EDATA, "%s", strcmp(argv[next + 1], "-") ?
 				argv[next + 1] : "standard input");
+	/* What the diff inserted must make a page too (a timestamp "bad"
+	 * would otherwise be hashed in). */
+	if (!rc && page_validate(page, NULL, PAGE_FROM_PAGER, &err))
+		rc = fk_prefix(&err, FK_EDATA, "the replayed page");
 	if (!rc) {
 		page_set_hash(page);
 		page_write(&c->out, page);

@@ -37,6 +37,8 @@ enum stmt_id {
 	ST_W_DEL,
 	ST_W_LOCKS,
 	ST_W_PAGES,
+	ST_SAVEPOINT,
+	ST_RELEASE,
 	ST_SET_SYNC,
 	ST_SET_AUTH,
 	ST_CLOCK,
@@ -76,6 +78,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_W_DEL] = "DELETE FROM watchers WHERE lock = ?1",
 	[ST_W_LOCKS] = "SELECT DISTINCT lock FROM watchers ORDER BY lock",
 	[ST_W_PAGES] = "SELECT ns, key FROM watchers WHERE lock = ?1 ORDER BY ns, key",
+	[ST_SAVEPOINT] = "SAVEPOINT request",
+	[ST_RELEASE] = "RELEASE request",
 	[ST_SET_SYNC] = "UPDATE pages SET sync = ?3 WHERE ns = ?1 AND key = ?2",
 	[ST_SET_AUTH] = "UPDATE pages SET auth = ?3 WHERE ns = ?1 AND key = ?2",
 	[ST_CLOCK] = "SELECT value FROM meta WHERE name = 'auth_clock'",
@@ -784,14 +788,27 @@ int db_queue_list(struct db *db, const char *ns, db_queue_fn fn, void *ctx,
 }
 
 /* Savepoints nest one request inside a batch's transaction (vm.c). */
+/* Runs a prepared statement that takes no parameters and yields no rows. */
+static int run_plain(struct db *db, enum stmt_id id, struct fk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, id, &st, err);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? FK_OK : db_fail(db, rc, stmt_sql[id], err);
+}
+
 int db_savepoint(struct db *db, struct fk_err *err)
 {
-	return exec(db, "SAVEPOINT request", err);
+	return run_plain(db, ST_SAVEPOINT, err);
 }
 
 int db_release(struct db *db, struct fk_err *err)
 {
-	return exec(db, "RELEASE request", err);
+	return run_plain(db, ST_RELEASE, err);
 }
 
 void db_rollback_to(struct db *db)

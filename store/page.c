@@ -366,30 +366,65 @@ int page_parse(const char *text, size_t len, const char *key,
 	return FK_OK;
 }
 
+/* The CRC of the concatenation of strings is the chained CRC of each
+ * (§2.2's "continued from z"), so the timestamps are gathered into a
+ * buffer and hashed in large pieces: one crc32() call per entry costs
+ * more than the CRC itself. */
+struct crc_feed {
+	uLong z;
+	size_t len;
+	unsigned char buf[8192];
+};
+
+static void crc_add(struct crc_feed *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (f->len + n > sizeof(f->buf)) {
+		f->z = crc32(f->z, f->buf, (uInt)f->len);
+		f->len = 0;
+		if (n > sizeof(f->buf)) {
+			f->z = crc32(f->z, (const Bytef *)s, (uInt)n);
+			return;
+		}
+	}
+	memcpy(f->buf + f->len, s, n);
+	f->len += n;
+}
+
+/* The string value of member name of o, or NULL; a direct walk, as
+ * entries hold few members. */
+static const char *member_string(const cJSON *o, const char *name)
+{
+	for (const cJSON *m = o->child; m; m = m->next)
+		if (m->string[0] == name[0] && !strcmp(m->string, name))
+			return cJSON_IsString(m) ? m->valuestring : NULL;
+	return NULL;
+}
+
 uint32_t page_hash(const cJSON *page)
 {
-	uLong z = crc32(0L, Z_NULL, 0);
-	const cJSON *v, *e;
+	struct crc_feed f;
+	const cJSON *e;
+	const char *v;
 
+	f.z = crc32(0L, Z_NULL, 0);
+	f.len = 0;
 	for (int i = 0; i < 3; i++) {
-		v = cJSON_GetObjectItemCaseSensitive(page, pointer_keys[i]);
-		if (cJSON_IsString(v) && v->valuestring[0])
-			z = crc32(z, (const Bytef *)v->valuestring,
-				  (uInt)strlen(v->valuestring));
+		v = member_string(page, pointer_keys[i]);
+		if (v && v[0])
+			crc_add(&f, v);
 	}
-	v = cJSON_GetObjectItemCaseSensitive(page, "_uuid");
-	if (cJSON_IsString(v))
-		z = crc32(z, (const Bytef *)v->valuestring,
-			  (uInt)strlen(v->valuestring));
-	v = cJSON_GetObjectItemCaseSensitive(page, "entries");
-	cJSON_ArrayForEach(e, v) {
-		const cJSON *ts = cJSON_GetObjectItemCaseSensitive(e, "_timestamp");
-
-		if (cJSON_IsString(ts))
-			z = crc32(z, (const Bytef *)ts->valuestring,
-				  (uInt)strlen(ts->valuestring));
+	v = member_string(page, "_uuid");
+	if (v)
+		crc_add(&f, v);
+	e = cJSON_GetObjectItemCaseSensitive(page, "entries");
+	for (e = e ? e->child : NULL; e; e = e->next) {
+		v = member_string(e, "_timestamp");
+		if (v)
+			crc_add(&f, v);
 	}
-	return (uint32_t)z;
+	return (uint32_t)crc32(f.z, f.buf, (uInt)f.len);
 }
 
 void page_set_hash(cJSON *page)

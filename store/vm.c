@@ -391,10 +391,11 @@ static int write_valid(struct vm *vm, struct pager *p, const char *ns,
 	if (vm->group.atomic && p->ops->pushes)
 		rc = fk_fail(err, FK_EUSAGE, "--atomic cannot be used with namespace \"%s\": its pager pushes",
 			     ns);
-	/* A cheap early look at the precondition, so that a failing one does
-	 * not reach the pager (nor create the database); commit_write()
-	 * checks it again under lock. */
-	if (!rc)
+	/* An early look at the stored page when a pager is to be told of
+	 * the write (with the hash before it) or a precondition could fail:
+	 * a failing one must not reach the pager, nor create the database.
+	 * commit_write() checks again under lock. */
+	if (!rc && (p->ops->write || opts->if_seq >= 0 || opts->if_hash))
 		rc = load(vm, ns, key, out, err);
 	if (!rc)
 		rc = precondition(opts, out, err);
@@ -573,8 +574,9 @@ int vm_invalidate(struct vm *vm, const char *ns, const char *key, bool discard,
 	int rc;
 
 	rc = vm_pager(vm, ns, key, &p, err);
-	if (!rc)
-		rc = vm_db(vm, false, err);
+	if (rc)
+		return rc; /* the message names namespace and key already */
+	rc = vm_db(vm, false, err);
 	if (!rc && vm->db) {
 		rc = vm_begin(vm, err);
 		if (!rc)

@@ -5,7 +5,7 @@
  * Waking: an inotify watch on the database's WAL file wakes the watcher
  * when any process writes a frame.  A frame is written (and fsynced) before
  * the commit becomes visible to readers, so a wake-up is followed by quick
- * re-checks at 0.2, 0.4, 0.8 ... 64 ms; an idle watcher otherwise
+ * re-checks at 0.2, 0.4, 0.8 ... 51.2 ms; an idle watcher otherwise
  * re-checks only every IDLE_MS as a safety net.  Each check is
  * one `PRAGMA data_version` (a couple of microseconds); the change log is
  * read only when it moved.  Without inotify the check runs every POLL_MS.
@@ -29,7 +29,7 @@
 #define IDLE_MS 250          /* safety-net re-check of an idle watcher */
 #define POLL_MS 10           /* re-check interval without inotify */
 #define BURST_FIRST_US 200   /* after a wake-up, re-check after 0.2 ms, */
-#define BURST_LAST_US 64000  /* doubling each time, up to 64 ms */
+#define BURST_LAST_US 64000  /* doubling each time while below 64 ms */
 
 struct snap_page {
 	char *key;
@@ -413,6 +413,13 @@ int vm_watch_start(struct vm *vm, const char *ns, char *const *keys,
 			else
 				w->keys[++w->nkeys] = w->keys[i];
 		w->nkeys++;
+	}
+	/* A resume point above 0 on a database that does not exist yet is
+	 * above its newest sequence number: say so without creating it. */
+	if (!rc && opts->since > 0 && !(rc = vm_db(vm, false, err)) && !vm->db) {
+		vm_watch_stop(w, NULL);
+		return fk_fail(err, FK_EDATA, "--since %lld is above the newest sequence number 0",
+			       (long long)opts->since);
 	}
 	if (!rc)
 		rc = vm_db(vm, true, err);

@@ -1,0 +1,1 @@
+service_instance :vm, :vm, { :pagers => [ { :name => "mem0", :namespace => "\q" } ] }
