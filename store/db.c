@@ -229,20 +229,37 @@ static int migrate(struct db *db, struct fk_err *err)
 	return rc;
 }
 
-/* Refuses a file that is not ours; returns 1 in *empty for a new file. */
+/* Refuses a file that is not ours; *empty for a new file.  One query for
+ * the identity, the schema version and the journal mode: opening is on
+ * the path of every one-shot command. */
 static int check_identity(struct db *db, bool *empty, long long *version,
-			  struct fk_err *err)
+			  bool *wal, struct fk_err *err)
 {
+	static const char sql[] =
+		"SELECT (SELECT application_id FROM pragma_application_id),"
+		" (SELECT user_version FROM pragma_user_version),"
+		" (SELECT count(*) FROM sqlite_master),"
+		" (SELECT journal_mode FROM pragma_journal_mode)";
 	long long app = 0, objects = 0;
-	int rc;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
 
-	rc = query_int(db, "PRAGMA application_id", &app, err);
-	if (!rc)
-		rc = query_int(db, "PRAGMA user_version", version, err);
-	if (!rc)
-		rc = query_int(db, "SELECT count(*) FROM sqlite_master", &objects, err);
-	if (rc)
-		return rc;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *mode = sqlite3_column_text(st, 3);
+
+		app = sqlite3_column_int64(st, 0);
+		*version = sqlite3_column_int64(st, 1);
+		objects = sqlite3_column_int64(st, 2);
+		*wal = mode && !strcmp((const char *)mode, "wal");
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if ((rc & 0xff) == SQLITE_NOTADB)
+		return fk_fail(err, FK_ERUNTIME,
+			       "'%s' is not a flokvm database (not an SQLite file); refusing to touch it",
+			       db->path);
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc, "read the database header", err);
 	*empty = app == 0 && objects == 0 && *version == 0;
 	if (!*empty && app != schema_pragma("application_id"))
 		return fk_fail(err, FK_ERUNTIME,
@@ -264,7 +281,7 @@ int db_open(const char *path, bool create, const struct settings *set,
 	struct db *db;
 	struct stat sb;
 	long long version = 0;
-	bool empty = false;
+	bool empty = false, wal = false;
 	int rc, fd;
 
 	*out = NULL;
@@ -299,7 +316,7 @@ int db_open(const char *path, bool create, const struct settings *set,
 	}
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_busy_timeout(db->h, set->busy_timeout_ms);
-	rc = check_identity(db, &empty, &version, err);
+	rc = check_identity(db, &empty, &version, &wal, err);
 	if (rc)
 		goto fail;
 	if (empty && !create) {
@@ -308,7 +325,7 @@ int db_open(const char *path, bool create, const struct settings *set,
 	}
 	/* WAL first: it is a property of the file and cannot change inside
 	 * the schema transaction. */
-	rc = exec(db, "PRAGMA journal_mode = WAL", err);
+	rc = wal ? FK_OK : exec(db, "PRAGMA journal_mode = WAL", err);
 	if (!rc)
 		rc = exec(db, sync_pragma[set->synchronous & 3], err);
 	if (!rc && version < db_schema_version())

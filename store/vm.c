@@ -269,16 +269,16 @@ int vm_fault(struct vm *vm, const char *ns, const char *key,
 	memset(out, 0, sizeof(*out));
 	set_missing(out);
 	rc = vm_pager(vm, ns, key, &p, err);
+	if (!rc && !p->ops->read)
+		return FK_OK; /* the cache is the authority: nothing to fault in */
 	if (!rc)
 		rc = load(vm, ns, key, out, err);
 	if (!rc)
 		rc = vm_clock(vm, &clock0, err);
-	/* No transaction is open while the pager runs.  A pager without a
-	 * read slot answers from the cache only: "not modified". */
-	ans.verdict = PAGER_NOT_MODIFIED;
-	if (!rc && p->ops->read)
+	/* No transaction is open while the pager runs. */
+	if (!rc)
 		rc = vm_before_pager(vm, ns, err);
-	if (!rc && p->ops->read)
+	if (!rc)
 		rc = p->ops->read(p, key, out->found ? out->text : NULL,
 				  out->hash, &ans, err);
 	if (!rc)

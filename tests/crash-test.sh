@@ -176,7 +176,7 @@ while [ "$kills" -lt "$kills_wanted" ]; do
 		kind=${p#*:}
 		name=${kind#*:}
 		kind=${kind%%:*}
-		wait "$pid"
+		wait "$pid" 2>/dev/null # no "Killed" notices
 		st=$?
 		runs=$((runs + 1))
 		if [ "$st" = 137 ]; then

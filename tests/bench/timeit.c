@@ -3,6 +3,8 @@
  *
  * usage: timeit [-n RUNS] [-i STDIN-FILE] [-l LABEL] -- COMMAND ARGS...
  *
+ * An argument "%d" (exactly) is replaced by the run's number, so that
+ * each run can, say, write a page of its own.
  * Prints "LABEL: median M ms, p90 P ms over N runs" and, on the last
  * line, the bare median in ms (for scripts).  The command's stdout and
  * stderr go to /dev/null; a run that exits non-zero fails the whole
@@ -59,6 +61,12 @@ int main(int argc, char **argv)
 
 		if (pid == 0) {
 			int null = open("/dev/null", O_RDWR);
+			char num[16];
+
+			snprintf(num, sizeof(num), "%d", i);
+			for (int a = optind; a < argc; a++)
+				if (!strcmp(argv[a], "%d"))
+					argv[a] = num;
 			int fd = in ? open(in, O_RDONLY) : null;
 
 			dup2(fd, 0);
