@@ -181,85 +181,99 @@ static int validate_entry(cJSON *entry, int index, enum page_origin origin,
 	return FK_OK;
 }
 
-struct uuid_ref {
-	const char *uuid;
-	int index;
+/*
+ * Entries by _uuid: an open-addressing hash table (FNV-1a), built once per
+ * write for duplicate checks and for normalisation against the stored
+ * copy.  Sorting and binary search cost n log n string comparisons, and on
+ * large pages that was most of a write's CPU time.
+ */
+struct uuid_slot {
+	const char *uuid; /* NULL: empty */
 	const cJSON *entry;
+	int index;
 };
 
-static int cmp_uuid_ref(const void *a, const void *b)
-{
-	const struct uuid_ref *x = a, *y = b;
-	int c = strcmp(x->uuid, y->uuid);
+struct uuid_index {
+	struct uuid_slot *slot;
+	size_t mask;
+};
 
-	return c ? c : (x->index > y->index) - (x->index < y->index);
+static size_t uuid_hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
 }
 
-/* Fills refs with the entries that have a _uuid, sorted by uuid then
- * position; returns how many.  refs must hold cJSON_GetArraySize() items. */
-static int index_entries(const cJSON *entries, struct uuid_ref *refs)
+static void uuid_index_init(struct uuid_index *ix, int n)
 {
-	const cJSON *e;
-	int n = 0, i = 0;
+	size_t cap = 16;
 
-	cJSON_ArrayForEach(e, entries) {
-		const cJSON *u = cJSON_GetObjectItemCaseSensitive(e, "_uuid");
-
-		if (cJSON_IsString(u)) {
-			refs[n].uuid = u->valuestring;
-			refs[n].index = i;
-			refs[n].entry = e;
-			n++;
-		}
-		i++;
-	}
-	qsort(refs, (size_t)n, sizeof(*refs), cmp_uuid_ref);
-	return n;
+	while (cap < 2 * (size_t)n)
+		cap *= 2;
+	ix->slot = calloc(cap, sizeof(*ix->slot));
+	if (!ix->slot)
+		abort();
+	ix->mask = cap - 1;
 }
 
-static const struct uuid_ref *find_uuid(const struct uuid_ref *refs, int n,
-					const char *uuid)
+/* Adds uuid unless it is there: then returns the slot that holds it. */
+static const struct uuid_slot *uuid_index_put(struct uuid_index *ix,
+					      const char *uuid,
+					      const cJSON *entry, int index)
 {
-	struct uuid_ref key = {uuid, -1, NULL};
-	int lo = 0, hi = n;
+	size_t i = uuid_hash(uuid) & ix->mask;
 
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
-
-		if (cmp_uuid_ref(&refs[mid], &key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && !strcmp(refs[lo].uuid, uuid) ? &refs[lo] : NULL;
+	for (; ix->slot[i].uuid; i = (i + 1) & ix->mask)
+		if (!strcmp(ix->slot[i].uuid, uuid))
+			return &ix->slot[i];
+	ix->slot[i] = (struct uuid_slot){uuid, entry, index};
+	return NULL;
 }
 
+static const struct uuid_slot *uuid_index_get(const struct uuid_index *ix,
+					      const char *uuid)
+{
+	for (size_t i = uuid_hash(uuid) & ix->mask; ix->slot[i].uuid; i = (i + 1) & ix->mask)
+		if (!strcmp(ix->slot[i].uuid, uuid))
+			return &ix->slot[i];
+	return NULL;
+}
+
+static void uuid_index_free(struct uuid_index *ix)
+{
+	free(ix->slot);
+	ix->slot = NULL;
+}
+
+/* The first entry, in order, whose _uuid an earlier entry has. */
 static int check_duplicates(const cJSON *entries, struct fk_err *err)
 {
-	int n = cJSON_GetArraySize(entries), m, best = -1, first = -1;
-	struct uuid_ref *refs;
+	int n = cJSON_GetArraySize(entries), i = 0, rc = FK_OK;
+	struct uuid_index ix;
+	const cJSON *e;
 	char problem[128];
 
 	if (n < 2)
 		return FK_OK;
-	refs = malloc(sizeof(*refs) * (size_t)n);
-	if (!refs)
-		abort();
-	m = index_entries(entries, refs);
-	/* Report the earliest entry that repeats an earlier one. */
-	for (int i = 1; i < m; i++)
-		if (!strcmp(refs[i].uuid, refs[i - 1].uuid) &&
-		    (best < 0 || refs[i].index < best) &&
-		    (i < 2 || strcmp(refs[i].uuid, refs[i - 2].uuid))) {
-			best = refs[i].index;
-			first = refs[i - 1].index;
+	uuid_index_init(&ix, n);
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(e, "_uuid");
+		const struct uuid_slot *dup = cJSON_IsString(u) ?
+			uuid_index_put(&ix, u->valuestring, e, i) : NULL;
+
+		if (dup) {
+			snprintf(problem, sizeof(problem),
+				 "duplicate entry _uuid (also at entries[%d])", dup->index);
+			rc = entry_error(err, i, "_uuid", problem);
+			break;
 		}
-	free(refs);
-	if (best < 0)
-		return FK_OK;
-	snprintf(problem, sizeof(problem), "duplicate entry _uuid (also at entries[%d])",
-		 first);
-	return entry_error(err, best, "_uuid", problem);
+		i++;
+	}
+	uuid_index_free(&ix);
+	return rc;
 }
 
 int page_validate(cJSON *page, const char *key, enum page_origin origin,
@@ -554,19 +568,27 @@ void page_normalise(cJSON *page, const cJSON *stored, uint64_t now_ms)
 {
 	cJSON *entries = cJSON_GetObjectItemCaseSensitive(page, "entries");
 	const cJSON *sentries = stored ? cJSON_GetObjectItemCaseSensitive(stored, "entries") : NULL;
-	int n = cJSON_GetArraySize(entries), sn = cJSON_GetArraySize(sentries);
-	struct uuid_ref *refs = malloc(sizeof(*refs) * (size_t)(sn ? sn : 1));
+	int n = cJSON_GetArraySize(entries), si = 0;
 	bool *fresh = calloc((size_t)(n ? n : 1), sizeof(bool));
 	bool any_fresh = false;
+	struct uuid_index ix;
+	const cJSON *se;
 	cJSON *e;
 	int i = 0;
 
-	if (!refs || !fresh)
+	if (!fresh)
 		abort();
-	sn = sentries ? index_entries(sentries, refs) : 0;
+	uuid_index_init(&ix, cJSON_GetArraySize(sentries));
+	cJSON_ArrayForEach(se, sentries) {
+		const char *u = str_member(se, "_uuid");
+
+		if (u)
+			uuid_index_put(&ix, u, se, si);
+		si++;
+	}
 	cJSON_ArrayForEach(e, entries) {
 		const char *uuid = str_member(e, "_uuid");
-		const struct uuid_ref *old;
+		const struct uuid_slot *old;
 		char id[37];
 
 		if (!uuid) {
@@ -574,7 +596,7 @@ void page_normalise(cJSON *page, const cJSON *stored, uint64_t now_ms)
 			insert_member(e, 0, "_uuid", cJSON_CreateString(id));
 			uuid = str_member(e, "_uuid");
 		}
-		old = find_uuid(refs, sn, uuid);
+		old = uuid_index_get(&ix, uuid);
 		if (!cJSON_GetObjectItemCaseSensitive(e, "_timestamp"))
 			set_timestamp(e, old ? timestamp_of(old->entry) : now_ms);
 		if (old && timestamp_of(e) == timestamp_of(old->entry) &&
@@ -604,7 +626,7 @@ void page_normalise(cJSON *page, const cJSON *stored, uint64_t now_ms)
 			}
 		}
 	}
-	free(refs);
+	uuid_index_free(&ix);
 	free(fresh);
 	page_set_hash(page);
 }

@@ -180,7 +180,7 @@ writer() { # writer NAME: writes the shared keys, big and small, and its own
 	fk write user s0 <page.0
 	fk watch --timeout 7 user s0 s1 s2 >watch.keys 2>watch.keys.err &
 	fk watch --timeout 7 user >watch.ns 2>watch.ns.err &
-	wait_for has_watchers 2
+	wait_for has_watchers 4 # a row per key, one for the namespace
 	python3 -c 'import json
 for i in range(3000):
     k = "s%d" % (i % 3)
