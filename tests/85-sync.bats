@@ -220,3 +220,24 @@ unsynced() { # unsynced KEY: true/false as ls shows it
 	run -0 fk read net missing
 	[ "${#lines[@]}" -eq 1 ]
 }
+
+@test "exec: examples/http-feed pulls a feed from a local HTTP server; an unchanged feed is no change" {
+	mkdir -p www
+	echo '[{"id":"a1","title":"hello","updated":1433865600000},{"id":"a2","title":"world"}]' >www/tech.json
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+	python3 -m http.server --bind 127.0.0.1 --directory www "$port" >/dev/null 2>&1 &
+	server=$!
+	export FEED_BASE_URL="http://127.0.0.1:$port/" FEED_SUFFIX=.json
+	wait_for curl -fsS -o /dev/null "http://127.0.0.1:$port/tech.json"
+	services "{\"pagers\":[{\"name\":\"feed\",\"namespace\":\"feeds\",\"options\":{\"type\":\"exec\",\"command\":[\"$EXAMPLES/http-feed\"]}}]}"
+	run -0 fk read feeds tech
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[1]}" == *'"entries":[{"_uuid":"a1","_timestamp":"1433865600000","title":"hello"},{"_uuid":"a2",'*'"from":"pager","seq":1}' ]]
+	run -0 fk read feeds tech
+	[ "${#lines[@]}" -eq 1 ]
+	echo '[{"id":"a3","title":"new"}]' >www/tech.json
+	run -0 fk sync feeds
+	[[ "$output" == *'"_uuid":"a3"'* ]]
+	kill "$server"
+	run -1 fk read_sync feeds other
+}
