@@ -19,7 +19,7 @@ load helpers
 }
 
 @test "cli: --help of every command prints its SYNOPSIS line from the man page" {
-	for cmd in read read_sync write watch invalidate hash ls pagers check diff replay help; do
+	for cmd in read read_sync write watch invalidate sync batch hash ls pagers check diff replay help; do
 		run -0 fk "$cmd" --help
 		line=${output#usage: }
 		# the man page's SYNOPSIS holds the same line (mdoc markup removed)
