@@ -280,7 +280,8 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 		if ((size_t)len > c->set.max_page_bytes + 4096) {
 			error_line(&b, lineno, "request larger than the page limit");
 		} else if (json_parse(line, (size_t)len, &jo, &r, &err)) {
-			error_line(&b, lineno, err.msg);
+			/* A request is one line: its position is the column. */
+			error_line(&b, lineno, strncmp(err.msg, "line 1, ", 8) ? err.msg : err.msg + 8);
 		} else if (r && parse_request(r, &req, &ns, &key, &page, &wo, &discard, &err)) {
 			error_line(&b, lineno, err.msg);
 		} else if (r) {
@@ -302,9 +303,8 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 		 * writer of our input waits for them. */
 		if (!c->vm.group.txn)
 			flush_pending(&b, 0, NULL);
-		else if ((c->vm.group.n >= c->vm.group.size || !input_ready()) &&
-			 vm_group_commit(&c->vm, &err))
-			break;
+		else if (c->vm.group.n >= c->vm.group.size || !input_ready())
+			vm_group_commit(&c->vm, &err); /* a failure is in its answers */
 	}
 	free(line);
 	if (atomic && b.first_failure == 0) {

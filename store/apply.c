@@ -211,6 +211,11 @@ int vm_apply(struct vm *vm, const char *ns, const char *key,
 
 	if (ans->verdict == PAGER_NOT_MODIFIED && !pushed_id && !ans->changes_id)
 		return FK_OK; /* nothing new and nothing to acknowledge */
+	if (ans->verdict == PAGER_GONE && !pushed_id) {
+		rc = vm_db(vm, false, err);
+		if (rc || !vm->db)
+			return rc; /* gone, and nothing here either */
+	}
 	if (ans->verdict == PAGER_PAGE) {
 		rc = validate_copy(vm, key, &ans->page, err);
 		if (rc)

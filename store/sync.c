@@ -196,7 +196,7 @@ static int push_namespace(struct sync_run *s, const char *ns, bool now,
 }
 
 /* Refreshes every cached page of one namespace from its pager. */
-static int refresh_namespace(struct sync_run *s, const char *ns,
+static int refresh_namespace(struct sync_run *s, const char *ns, bool reads,
 			     struct fk_err *err)
 {
 	struct key_list keys = {0};
@@ -210,7 +210,7 @@ static int refresh_namespace(struct sync_run *s, const char *ns,
 
 		if (prc)
 			page_failed(s, prc, &perr);
-		else
+		else if (reads) /* a cache-only pager has nothing to refresh */
 			s->stats->refreshed++;
 		page_done(s, ns, keys.key[i], &pg);
 		vm_page_release(&pg);
@@ -229,11 +229,13 @@ static int warn_orphans(struct sync_run *s, struct fk_err *err)
 
 	for (size_t i = 0; !rc && i < nss.n; i++) {
 		const struct svc_pager *conf = NULL;
+		const struct pager_ops *ops;
 		struct fk_err ignored;
-		struct pager *p = NULL;
 
+		/* By type, without starting the pager: one that fails to start
+		 * is reported as such by the namespace's own turn. */
 		if (!vm_namespace(s->vm, nss.key[i], &conf, &ignored) &&
-		    !vm_pager(s->vm, nss.key[i], NULL, &p, &ignored) && p->ops->pushes)
+		    (ops = pager_type_find(conf->type)) && ops->pushes)
 			continue;
 		vm_warn(s->vm, "namespace \"%s\" has unsynced pages but no pushing pager serves it; they stay queued",
 			nss.key[i]);
@@ -283,13 +285,19 @@ int vm_sync(struct vm *vm, char *const *nss, size_t n, bool now,
 		rc = warn_orphans(&s, err);
 	for (size_t i = 0; !rc && i < (n ? n : vm->svc->npagers); i++) {
 		const char *ns = n ? nss[i] : vm->svc->pagers[i].ns;
+		struct fk_err perr;
 		struct pager *p;
+		int prc = vm_pager(vm, ns, NULL, &p, &perr);
 
-		rc = vm_pager(vm, ns, NULL, &p, err);
-		if (!rc && p->ops->pushes)
+		/* A pager that cannot start fails its namespace, not the run. */
+		if (prc) {
+			page_failed(&s, prc, &perr);
+			continue;
+		}
+		if (p->ops->pushes)
 			rc = push_namespace(&s, ns, now, err);
 		if (!rc)
-			rc = refresh_namespace(&s, ns, err);
+			rc = refresh_namespace(&s, ns, p->ops->read != NULL, err);
 	}
 	if (lock >= 0)
 		close(lock);

@@ -40,7 +40,7 @@ req() { # req REQ KEY [EXTRA-JSON-MEMBERS]
 	} >in.jsonl
 	run -65 fk batch <in.jsonl
 	[[ "${lines[0]}" == '{"event":"done","line":1,'* ]]
-	[[ "${lines[1]}" == '{"event":"error","line":2,"status":65,"message":"line 1, column 1: '* ]]
+	[[ "${lines[1]}" == '{"event":"error","line":2,"status":65,"message":"column 1: '* ]]
 	[ "${lines[2]}" = '{"event":"error","line":3,"status":65,"message":"req: expected one of write, read, read_sync, invalidate"}' ]
 	[[ "${lines[3]}" == '{"event":"done","line":4,"ns":"user","key":"b","status":0,'* ]]
 	[ "$(fk ls user | wc -l)" -eq 2 ]

@@ -8,10 +8,10 @@
 # and exits 1 if any test failed.  Everything it makes lives in one mktemp
 # folder, removed on exit, and the server is always stopped (trap).
 
-# dir-authority merges pushes with the flokvm binary when it finds one; the
-# protocol tests here are about the script alone (tests/85-sync.bats covers
-# the merge through flokvm).
-unset FLOKVM
+# dir-authority merges pushes onto its copy with `flokvm replay`: the
+# binary under test ($FLOKVM, set by meson), else the build's.
+: "${FLOKVM:=$(dirname "$0")/../build/cli/flokvm}"
+export FLOKVM
 
 set -u
 
@@ -194,7 +194,9 @@ is "$rc" 2 "http-feed: an unknown operation is a usage error"
 export AUTHORITY_DIR="$tmp/authority"
 
 p1='{"_uuid":"k","entries":[{"_uuid":"e1","_timestamp":"1"}],"_hash":"111"}'
-p2='{"_uuid":"k","entries":[{"_uuid":"e2","_timestamp":"2"}],"_hash":"222"}'
+p2='{"_uuid":"k","entries":[{"_uuid":"e2","_timestamp":"2"}],"_hash":"252178707"}'
+# the changes that turn p1 into p2 (flokvm diff)
+d12='[["-","e1"],["+",0,{"_uuid":"e2","_timestamp":"2"}]]'
 
 run '{}' "$auth" read news k
 is "$rc:$out" "0:{}" "dir-authority: read of a missing page prints {}"
@@ -222,7 +224,7 @@ run '{"_uuid":"k","entries":[{"_uuid":"e1","_timestamp":"1"}],"_hash":"111","not
 	"$auth" read news k
 is "$out" "$p1" "dir-authority: read with the same _hash but another payload prints the page"
 
-run "{\"page\":$p2,\"changes\":[],\"changes_id\":\"c2\"}" "$auth" sync news k
+run "{\"page\":$p2,\"changes\":$d12,\"changes_id\":\"c2\"}" "$auth" sync news k
 is "$rc:$out" "0:{\"page\":$p2,\"changes_id\":\"c2\"}" \
 	"dir-authority: a new changes_id is applied"
 
