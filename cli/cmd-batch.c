@@ -235,22 +235,83 @@ static void error_line(struct batch *b, long line, const char *message)
 	add_answer(b, &a);
 }
 
+/*
+ * Standard input, read in blocks and split into lines of at most `max`
+ * bytes: a longer line is consumed to its end but not kept, so a batch
+ * fed an endless line keeps its memory bounded.
+ */
+struct line_reader {
+	char buf[65536];
+	size_t start, end;
+	bool eof;
+};
+
+/* Reads the next line into *line (grown as needed, at most max + 1 bytes
+ * kept, without the newline).  Returns its length, or -1 at the end of
+ * input; *too_long tells that the line was longer than max. */
+static ssize_t read_line(struct line_reader *r, struct buf *line, size_t max,
+			 bool *too_long)
+{
+	bool any = false;
+
+	buf_reset(line);
+	*too_long = false;
+	for (;;) {
+		char *nl;
+		size_t n;
+
+		if (r->start == r->end) {
+			ssize_t got;
+
+			if (r->eof)
+				break;
+			got = read(STDIN_FILENO, r->buf, sizeof(r->buf));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				r->eof = true;
+				break;
+			}
+			r->start = 0;
+			r->end = (size_t)got;
+		}
+		any = true;
+		nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+		n = (nl ? (size_t)(nl - r->buf) : r->end) - r->start;
+		if (line->len + n > max)
+			*too_long = true;
+		else
+			buf_add(line, r->buf + r->start, n);
+		r->start += n + (nl != NULL);
+		if (nl)
+			break;
+	}
+	if (!any)
+		return -1;
+	if (!line->p)
+		buf_adds(line, "");
+	return (ssize_t)line->len;
+}
+
 /* True if more input is waiting (then the group may stay open). */
-static bool input_ready(void)
+static bool input_ready(const struct line_reader *r)
 {
 	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
 
-	return poll(&p, 1, 0) > 0;
+	if (memchr(r->buf + r->start, '\n', r->end - r->start))
+		return true;
+	return !r->eof && poll(&p, 1, 0) > 0;
 }
 
 int cmd_batch(struct cli *c, int argc, char **argv)
 {
 	struct batch b = {c, NULL, 0, 0, 0};
+	struct line_reader *in = calloc(1, sizeof(*in));
+	struct buf line = {0};
 	struct json_opts jo;
 	struct fk_err err;
 	const char *arg;
-	char *line = NULL;
-	size_t cap = 0;
+	bool too_long;
 	ssize_t len;
 	long lineno = 0;
 	int next = 1, status = FK_OK, opt, rc;
@@ -270,16 +331,18 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 	c->vm.group = (struct vm_group){.enabled = true, .atomic = atomic,
 					.size = c->set.batch_group,
 					.committed = on_committed, .ctx = &b};
-	while ((len = getline(&line, &cap, stdin)) >= 0) {
+	if (!in)
+		abort();
+	while ((len = read_line(in, &line, c->set.max_page_bytes + 4096, &too_long)) >= 0) {
 		const char *req = NULL, *ns = NULL, *key = NULL;
 		struct vm_write_opts wo = {.if_seq = -1, .if_hash = NULL};
 		cJSON *r = NULL, *page = NULL;
 		bool discard = false;
 
 		lineno++;
-		if ((size_t)len > c->set.max_page_bytes + 4096) {
+		if (too_long) {
 			error_line(&b, lineno, "request larger than the page limit");
-		} else if (json_parse(line, (size_t)len, &jo, &r, &err)) {
+		} else if (json_parse(line.p, (size_t)len, &jo, &r, &err)) {
 			/* A request is one line: its position is the column. */
 			error_line(&b, lineno, strncmp(err.msg, "line 1, ", 8) ? err.msg : err.msg + 8);
 		} else if (r && parse_request(r, &req, &ns, &key, &page, &wo, &discard, &err)) {
@@ -303,10 +366,11 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 		 * writer of our input waits for them. */
 		if (!c->vm.group.txn)
 			flush_pending(&b, 0, NULL);
-		else if (c->vm.group.n >= c->vm.group.size || !input_ready())
+		else if (c->vm.group.n >= c->vm.group.size || !input_ready(in))
 			vm_group_commit(&c->vm, &err); /* a failure is in its answers */
 	}
-	free(line);
+	buf_release(&line);
+	free(in);
 	if (atomic && b.first_failure == 0) {
 		for (size_t i = 0; i < b.n; i++)
 			if (b.pending[i].status && !b.first_failure)

@@ -21,9 +21,13 @@ static int load_operand(struct cli *c, const char *path, bool is_page,
 
 	*out = NULL;
 	rc = cli_read_input(c, path, lim.max_page_bytes, &in, err);
-	if (!rc && is_page)
+	if (rc) { /* the message names the file already */
+		buf_release(&in);
+		return rc;
+	}
+	if (is_page)
 		rc = page_parse(in.p, in.len, NULL, PAGE_FROM_USER, &lim, out, err);
-	else if (!rc)
+	else
 		rc = json_parse(in.p, in.len, &o, out, err);
 	buf_release(&in);
 	if (rc == FK_EDATA)

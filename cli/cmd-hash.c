@@ -27,6 +27,8 @@ int cmd_hash(struct cli *c, int argc, char **argv)
 		return rc;
 	lim = vm_limits(&c->vm);
 	rc = cli_read_input(c, file, lim.max_page_bytes, &in, &err);
+	if (rc) /* the message names the file already */
+		file = NULL;
 	if (!rc)
 		rc = page_parse(in.p, in.len, NULL, PAGE_FROM_USER, &lim, &page, &err);
 	if (!rc) {

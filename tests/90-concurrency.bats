@@ -144,15 +144,25 @@ print(f"{problems} problems" if problems else "", end="")
 EOF
 }
 
-# until_deadline COMMAND...: runs COMMAND again and again until the file
-# "stop" exists, appending "STATUS COMMAND" for each run to statuses.
-until_deadline() {
-	local rc
-	while [ ! -e stop ]; do
-		rc=0
-		"$@" || rc=$?
-		echo "$rc $1 $2" >>statuses
-	done
+# logged NAME COMMAND...: runs COMMAND, appending "STATUS NAME" to
+# statuses (any status; the test checks them at the end).
+logged() {
+	local name=$1 rc=0
+	shift
+	"$@" || rc=$?
+	echo "$rc $name" >>statuses
+}
+
+# until_stop COMMAND...: runs COMMAND again and again, without bats'
+# per-command traps and exit-on-error, until the file "stop" exists.
+until_stop() {
+	(
+		trap - DEBUG ERR
+		set +eET
+		while [ ! -e stop ]; do
+			"$@"
+		done
+	)
 }
 
 # big_page N: a page of N entries with some text each.
@@ -162,21 +172,27 @@ n = int(sys.argv[1])
 print(json.dumps({"entries": [{"_uuid": "e%d" % i, "t": "x" * 40} for i in range(n)], "size": n}))' "$1"
 }
 
-batch_once() {
-	fk batch <batch.in
+# One round of each kind of traffic; until_stop repeats them.
+write_round() { # write_round NAME: the shared keys, big and small; its own
+	logged write fk write user "s$((RANDOM % 3))" <"page.$((RANDOM % 2))"
+	logged write-own fk write --print user "$1-$RANDOM$RANDOM" <page.1 >>"reads.$1"
+	logged write-if-seq fk write --if-seq "$((RANDOM % 50))" user s0 <page.1 2>/dev/null
 }
-
-writer() { # writer NAME: writes the shared keys, big and small, and its own
-	local i=0
-	while [ ! -e stop ]; do
-		i=$((i + 1))
-		fk write user "s$((i % 3))" <"page.$((i % 2))"
-		echo "$? write" >>statuses
-		fk write --print user "$1-$i" <page.0 >>"reads.$1"
-		echo "$? write" >>statuses
-		fk write --if-seq "$i" user s0 <page.1 2>/dev/null
-		echo "$? write-if-seq" >>statuses
-	done
+read_round() {
+	logged read_sync fk read_sync user "s$((RANDOM % 3))" >>reads.r1
+	logged read fk read user "s$((RANDOM % 3))" >>reads.r2
+}
+invalidate_round() {
+	logged invalidate fk invalidate user s2
+	sleep 0.05
+}
+sync_round() {
+	logged sync fk sync user >>reads.sync
+	sleep 0.05
+}
+batch_round() { # small groups: other writers get the lock in between
+	FLOKVM_BATCH_GROUP=10 logged batch fk batch <batch.in >>reads.batch
+	sleep 0.2
 }
 
 @test "concurrency: writers, readers, watchers, invalidate, sync and batch at once never show a torn page" {
@@ -184,10 +200,12 @@ writer() { # writer NAME: writes the shared keys, big and small, and its own
 	big_page 50 >page.1
 	fk write user s0 <page.0
 	fk watch --timeout 7 user s0 s1 s2 >watch.keys 2>watch.keys.err &
+	watch_keys=$!
 	fk watch --timeout 7 user >watch.ns 2>watch.ns.err &
+	watch_ns=$!
 	wait_for has_watchers 4 # a row per key, one for the namespace
 	python3 -c 'import json
-for i in range(3000):
+for i in range(600):
     k = "s%d" % (i % 3)
     r = ("write", "read_sync", "write", "invalidate")[i % 4]
     req = {"req": r, "ns": "user", "key": k}
@@ -195,20 +213,22 @@ for i in range(3000):
         req["page"] = {"entries": [{"_uuid": "b%d" % j, "n": i} for j in range(i % 7)]}
     print(json.dumps(req))' >batch.in
 
-	writer a &
-	writer b &
-	until_deadline fk read_sync user s0 >>reads.r1 &
-	until_deadline fk read user s1 >>reads.r2 &
-	until_deadline fk invalidate user s2 &
-	until_deadline fk sync user >>reads.sync &
-	until_deadline batch_once >>reads.batch &
+	until_stop write_round a &
+	until_stop write_round b &
+	until_stop read_round &
+	until_stop invalidate_round &
+	until_stop sync_round &
+	until_stop batch_round &
 	sleep 4
 	touch stop
-	# The watchers end at their timeout; everything else at "stop".
+	# The watchers end at their timeout, with status 0; everything else
+	# at "stop".
+	wait "$watch_keys"
+	wait "$watch_ns"
 	wait
 
-	run -0 cat statuses
-	echo "# $(wc -l <statuses) commands; statuses: $(cut -d' ' -f1 statuses | sort | uniq -c | tr -s ' \n' ' ')" >&3
+	echo "# $(wc -l <statuses) commands (count, status, command):" \
+		"$(sort statuses | uniq -c | tr -s ' \n' ' ')" >&3
 	run -0 awk '$1 != 0 && $1 != 3 && $1 != 75' statuses
 	[ "$output" = "" ]
 	[ ! -s watch.keys.err ] && [ ! -s watch.ns.err ]

@@ -119,14 +119,21 @@ complete_lines() {
 
 # Calibration on a scratch database: how long a write and a batch take.
 t0=$(now_ms)
+bail() {
+	echo "Bail out! $*"
+	exit 1
+}
 for i in 1 2 3 4 5; do
-	"$FLOKVM" --db "$tmp/scratch.db" write user "c$i" <"$tmp/small.json" || exit 1
-	"$FLOKVM" --db "$tmp/scratch.db" write user "C$i" <"$tmp/large.json" || exit 1
+	"$FLOKVM" --db "$tmp/scratch.db" write user "c$i" <"$tmp/small.json" ||
+		bail "a write fails even without kills"
+	"$FLOKVM" --db "$tmp/scratch.db" write user "C$i" <"$tmp/large.json" ||
+		bail "a write fails even without kills"
 done
 t_write=$((($(now_ms) - t0) / 10 + 1))
 batch_input "$tmp/in.scratch" scratch 100
 t0=$(now_ms)
-FLOKVM_BATCH_GROUP=5 "$FLOKVM" --db "$tmp/scratch.db" batch <"$tmp/in.scratch" >/dev/null || exit 1
+FLOKVM_BATCH_GROUP=5 "$FLOKVM" --db "$tmp/scratch.db" batch <"$tmp/in.scratch" >/dev/null ||
+	bail "a batch fails even without kills"
 t_batch=$(($(now_ms) - t0 + 1))
 echo "# seed $seed; a write takes about ${t_write} ms, a batch of 100 ${t_batch} ms"
 

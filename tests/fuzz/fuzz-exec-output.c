@@ -36,6 +36,9 @@
 
 #define KEY "k"
 #define MAX_OUT (1u << 20)
+/* exec.c's EXEC_SYNC_ENVELOPE: a sync answer may exceed the page limit
+ * by this much. */
+#define SYNC_MAX_OUT (MAX_OUT + 4096)
 
 /* The exec pager's parses (exec_read, exec_sync) and the defaults of the
  * vm's limits (settings.h). */
@@ -193,7 +196,7 @@ static void spawn_check(const uint8_t *data, size_t size)
 
 	/* A sync answer is nothing, or exactly {"page": {...}} plus an
 	 * optional "changes_id" string or null (SPEC §8). */
-	sync_ok = size <= MAX_OUT &&
+	sync_ok = size <= SYNC_MAX_OUT &&
 		  !json_parse((const char *)data, size, &sync_opts, &reply, &err);
 	if (sync_ok && reply) {
 		int n = cJSON_GetArraySize(reply);
