@@ -148,3 +148,127 @@ reject() {
 	[[ "$stderr" == *"is not a flokvm database"* ]]
 	[ "$(sha256sum other.db)" = "$sum" ]
 }
+
+# --- services files, command lines, diffs and pager output -------------
+# Each case: the exit status, the message, and a store unchanged.
+
+# keep_store STATUS MESSAGE CMD...: runs CMD after storing a known page
+# and checks status, one-line message and the store byte for byte.
+keep_store() {
+	local status=$1 message=$2
+	shift 2
+	fk write user k <<<'{"entries":[{"_uuid":"a","_timestamp":"1"}]}'
+	local before
+	before=$(snapshot)
+	run "-$status" --separate-stderr "$@"
+	if [[ "$stderr" != *"$message"* ]]; then
+		echo "stderr: $stderr"
+		echo "wanted: $message"
+		return 1
+	fi
+	[ "$(snapshot)" = "$before" ]
+}
+
+bad_services() { # bad_services TEXT: a services file for --services
+	printf '%s\n' "$1" >bad-services.rb
+}
+
+@test "bad input: services file with an unterminated string" {
+	bad_services 'service_instance :vm, :vm, { :pagers => [ { :name => "mem0 } ] }'
+	keep_store 65 'bad-services.rb:1: ' fk --services bad-services.rb write user k <<<'{"entries":[]}'
+}
+
+@test "bad input: services file with an unknown pager type" {
+	bad_services '{"pagers":[{"name":"x","namespace":"user","options":{"type":"ftp"}}]}'
+	keep_store 65 'unknown type "ftp"' fk --services bad-services.rb write user k <<<'{"entries":[]}'
+}
+
+@test "bad input: services file with a duplicate namespace" {
+	bad_services '{"pagers":[{"name":"mem0","namespace":"user"},{"name":"mem1","namespace":"user"}]}'
+	keep_store 65 'duplicate namespace "user"' fk --services bad-services.rb read_sync user k
+}
+
+@test "bad input: services file with a pager without a namespace" {
+	bad_services '{"pagers":[{"name":"a"}]}'
+	keep_store 65 'bad-services.rb:1: pager needs a "namespace"' fk --services bad-services.rb pagers
+}
+
+@test "bad input: services file with readonly not a boolean" {
+	bad_services '{"pagers":[{"name":"a","namespace":"user","options":{"readonly":"yes"}}]}'
+	keep_store 65 'readonly' fk --services bad-services.rb pagers
+}
+
+@test "bad input: services file with an unknown setting" {
+	bad_services '{"pagers":[{"name":"mem0","namespace":"user"}],"settings":{"colour":"red"}}'
+	keep_store 65 "unknown setting 'colour'" fk --services bad-services.rb write user k <<<'{"entries":[]}'
+}
+
+@test "bad input: a bad setting in the environment" {
+	fk write user k <<<'{"entries":[{"_uuid":"a","_timestamp":"1"}]}'
+	before=$(snapshot)
+	FLOKVM_BUSY_TIMEOUT_MS=soon run -65 --separate-stderr fk write user k <<<'{"entries":[]}'
+	[[ "$stderr" == "flokvm: write: environment FLOKVM_BUSY_TIMEOUT_MS: setting busy_timeout_ms: 'soon' is not an integer"* ]]
+	[ "$(snapshot)" = "$before" ]
+}
+
+@test "bad input: an unknown command line option" {
+	keep_store 2 "unknown option '--frob'" fk write --frob user k <<<'{"entries":[]}'
+}
+
+@test "bad input: a missing operand" {
+	keep_store 2 'expected a namespace and a key' fk write user <<<'{"entries":[]}'
+}
+
+@test "bad input: --if-seq that is not a number" {
+	keep_store 2 "--if-seq: 'x' is not a revision" fk write --if-seq x user k <<<'{"entries":[]}'
+}
+
+@test "bad input: a namespace with a control character" {
+	keep_store 65 'namespace contains a control character' fk write "$(printf 'us\ter')" k <<<'{"entries":[]}'
+}
+
+@test "bad input: a diff that is not an array" {
+	echo '{"_uuid":"p","entries":[]}' >p.json
+	echo '{"steps":[]}' >d.json
+	keep_store 65 'd.json: diff: expected an array of steps' fk replay p.json d.json
+}
+
+@test "bad input: a diff step with a negative index" {
+	echo '{"_uuid":"p","entries":[]}' >p.json
+	echo '[["+",-1,{"_uuid":"x","_timestamp":"1"}]]' >d.json
+	keep_store 65 'd.json: step 0: ' fk replay p.json d.json
+}
+
+@test "bad input: a diff inserting an entry with a bad timestamp" {
+	echo '{"_uuid":"p","entries":[]}' >p.json
+	echo '[["+",0,{"_uuid":"x","_timestamp":"soon"}]]' >d.json
+	keep_store 65 'the replayed page: entries[0]._timestamp: expected a decimal string' fk replay p.json d.json
+}
+
+@test "bad input: a pager copy whose _uuid is another page's is never cached" {
+	printf '#!/bin/sh\ncat >/dev/null; echo %s\n' "'{\"_uuid\":\"other\",\"entries\":[]}'" >pager
+	chmod +x pager
+	services "{\"pagers\":[{\"name\":\"mem0\",\"namespace\":\"user\"},{\"name\":\"e\",\"namespace\":\"x\",\"options\":{\"type\":\"exec\",\"command\":[\"$PWD/pager\"]}}]}"
+	keep_store 1 'not a valid page' fk read x k
+}
+
+@test "bad input: a pager copy with an entry without a timestamp is never cached" {
+	printf '#!/bin/sh\ncat >/dev/null; echo %s\n' "'{\"entries\":[{\"_uuid\":\"a\"}]}'" >pager
+	chmod +x pager
+	services "{\"pagers\":[{\"name\":\"mem0\",\"namespace\":\"user\"},{\"name\":\"e\",\"namespace\":\"x\",\"options\":{\"type\":\"exec\",\"command\":[\"$PWD/pager\"]}}]}"
+	keep_store 1 'entries[0]: missing _timestamp' fk read_sync x k
+}
+
+@test "bad input: a pager that prints more than the page limit" {
+	printf '#!/bin/sh\ncat >/dev/null; head -c 300000 /dev/zero | tr "\\\\0" " "; echo "{}"\n' >pager
+	chmod +x pager
+	services "{\"pagers\":[{\"name\":\"mem0\",\"namespace\":\"user\"},{\"name\":\"e\",\"namespace\":\"x\",\"options\":{\"type\":\"exec\",\"command\":[\"$PWD/pager\"]}}]}"
+	FLOKVM_MAX_PAGE_BYTES=100000 keep_store 1 'more than' fk read_sync x k
+}
+
+@test "bad input: a pager that fails says so with its stderr" {
+	printf '#!/bin/sh\necho "no route to host" >&2; exit 7\n' >pager
+	chmod +x pager
+	services "{\"pagers\":[{\"name\":\"mem0\",\"namespace\":\"user\"},{\"name\":\"e\",\"namespace\":\"x\",\"options\":{\"type\":\"exec\",\"command\":[\"$PWD/pager\"]}}]}"
+	keep_store 1 'exited with status 7: no route to host' fk read_sync x k
+}
