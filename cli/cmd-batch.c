@@ -306,7 +306,7 @@ static bool input_ready(const struct line_reader *r)
 int cmd_batch(struct cli *c, int argc, char **argv)
 {
 	struct batch b = {c, NULL, 0, 0, 0};
-	struct line_reader *in = calloc(1, sizeof(*in));
+	struct line_reader *in;
 	struct buf line = {0};
 	struct json_opts jo;
 	struct fk_err err;
@@ -331,6 +331,7 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 	c->vm.group = (struct vm_group){.enabled = true, .atomic = atomic,
 					.size = c->set.batch_group,
 					.committed = on_committed, .ctx = &b};
+	in = calloc(1, sizeof(*in)); /* after the usage checks: nothing to free */
 	if (!in)
 		abort();
 	while ((len = read_line(in, &line, c->set.max_page_bytes + 4096, &too_long)) >= 0) {
@@ -366,8 +367,14 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 		 * writer of our input waits for them. */
 		if (!c->vm.group.txn)
 			flush_pending(&b, 0, NULL);
-		else if (c->vm.group.n >= c->vm.group.size || !input_ready(in))
+		else if (c->vm.group.n >= c->vm.group.size || !input_ready(in)) {
 			vm_group_commit(&c->vm, &err); /* a failure is in its answers */
+			/* A full group and more to come: leave the write lock free
+			 * for a moment, so that one-shot writers waiting for it
+			 * (polling every millisecond, db.c) are not starved. */
+			if (input_ready(in))
+				usleep(1500);
+		}
 	}
 	buf_release(&line);
 	free(in);

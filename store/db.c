@@ -95,6 +95,7 @@ struct db {
 	sqlite3 *h;
 	char *path;
 	int busy_timeout_ms;
+	struct timespec busy_since; /* when the current wait for a lock began */
 	long log_max_rows;
 	bool in_txn;
 	sqlite3_stmt *st[ST_COUNT];
@@ -103,6 +104,28 @@ struct db {
 const char *db_path(const struct db *db)
 {
 	return db->path;
+}
+
+/*
+ * Waiting for a lock: SQLite's own busy timeout sleeps up to 100 ms
+ * between tries, and a writer that sleeps that long loses the lock to a
+ * batch that commits and begins again within a millisecond.  Polling
+ * every millisecond keeps one-shot writers from starving, at a cost of a
+ * few system calls while they wait.  Gives up after busy_timeout_ms.
+ */
+static int busy_wait(void *ctx, int tries)
+{
+	struct db *db = ctx;
+	struct timespec now, nap = {0, 1000000};
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (tries == 0)
+		db->busy_since = now;
+	if ((now.tv_sec - db->busy_since.tv_sec) * 1000 +
+		    (now.tv_nsec - db->busy_since.tv_nsec) / 1000000 >= db->busy_timeout_ms)
+		return 0;
+	nanosleep(&nap, NULL);
+	return 1;
 }
 
 /* Turns a failed SQLite call into a status: a lock held past the busy
@@ -315,7 +338,7 @@ int db_open(const char *path, bool create, const struct settings *set,
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db->h, 1);
-	sqlite3_busy_timeout(db->h, set->busy_timeout_ms);
+	sqlite3_busy_handler(db->h, busy_wait, db);
 	rc = check_identity(db, &empty, &version, &wal, err);
 	if (rc)
 		goto fail;
