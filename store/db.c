@@ -362,12 +362,35 @@ fail:
 	return rc;
 }
 
+/*
+ * The last connection to close checkpoints the WAL into the database and
+ * deletes it: two more fsyncs, which were half of a one-shot `write`
+ * (3.7 ms → 1.9 ms without them).  While the WAL is small, leave it for a
+ * later process: the next opener rebuilds its index from at most WAL_KEEP
+ * bytes (a `read_sync` paid 0.13 ms more), and the commits in it are
+ * durable already (synchronous=FULL syncs the WAL at every commit).  Past
+ * that size the checkpoint on close runs as usual.
+ */
+#define WAL_KEEP (256 * 1024)
+
+static void skip_small_checkpoint(struct db *db)
+{
+	char wal[4096];
+	struct stat sb;
+
+	if (!db->h || snprintf(wal, sizeof(wal), "%s-wal", db->path) >= (int)sizeof(wal))
+		return;
+	if (stat(wal, &sb) == 0 && sb.st_size < WAL_KEEP)
+		sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+}
+
 void db_close(struct db *db)
 {
 	if (!db)
 		return;
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(db->st[i]);
+	skip_small_checkpoint(db);
 	sqlite3_close(db->h);
 	free(db->path);
 	free(db);
