@@ -94,18 +94,11 @@ race() {
 # hash of what it holds; watch output (files named watch.*) shows its
 # changes in increasing seq order.  Prints one line per problem.
 validate() {
-	python3 - "$@" <<'EOF'
-import json, sys, zlib
+	PYTHONDONTWRITEBYTECODE=1 SPEC_HASH_DIR="$BATS_TEST_DIRNAME" python3 - "$@" <<'EOF'
+import json, os, sys
 
-def page_hash(p):
-    z = 0
-    for k in ("_head", "_next", "_prev"):
-        if isinstance(p.get(k), str) and p[k]:
-            z = zlib.crc32(p[k].encode(), z)
-    z = zlib.crc32(p["_uuid"].encode(), z)
-    for e in p["entries"]:
-        z = zlib.crc32(e["_timestamp"].encode(), z)
-    return str(z)
+sys.path.insert(0, os.environ["SPEC_HASH_DIR"])
+from spec_hash import page_hash
 
 problems = 0
 def problem(where, msg):

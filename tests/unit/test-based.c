@@ -451,15 +451,8 @@ static void test_split(void)
 
 /* ---- the random property test ------------------------------------------ */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rnd(uint32_t n)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state % n);
-}
+#define XORSHIFT_SEED 0x9e3779b97f4a7c15ULL
+#include "xorshift.h"
 
 static int entry_serial;
 

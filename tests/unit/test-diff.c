@@ -381,15 +381,8 @@ static void test_invalid(void)
 
 /* ---- the random property test --------------------------------------- */
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-
-static uint32_t rnd(uint32_t n)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state % n);
-}
+#define XORSHIFT_SEED 0x2545f4914f6cdd1dULL
+#include "xorshift.h"
 
 static int next_id;
 
