@@ -173,6 +173,8 @@ int cmd_watch(struct cli *c, int argc, char **argv)
 	while (!rc && !got_signal) {
 		long long left;
 
+		if (vm_watch_feed(w, &err))
+			cli_error(c, 0, "warning: %s", err.msg);
 		rc = vm_watch_next(w, on_event, &run, &err);
 		left = timeout_ms < 0 ? -1 : timeout_ms - (mono_ms() - start);
 		if (rc || (timeout_ms >= 0 && left <= 0))

@@ -166,25 +166,6 @@ static int exec_run(struct exec_pager *ep, const char *op, const char *key,
 	return rc;
 }
 
-/* Appends text as one line: line breaks become "; ", other control
- * characters spaces, so a script's stderr cannot break our messages. */
-static void add_one_line(struct buf *b, const char *text)
-{
-	size_t start = b->len;
-	bool brk = false;
-
-	for (; *text; text++) {
-		if (*text == '\n' || *text == '\r') {
-			brk = b->len > start;
-			continue;
-		}
-		if (brk)
-			buf_adds(b, "; ");
-		brk = false;
-		buf_addc(b, (unsigned char)*text < 0x20 && *text != '\t' ? ' ' : *text);
-	}
-}
-
 /* The story of a run that failed (status: what to return): how it ended,
  * then what it said on stderr. */
 static int run_failed(const struct exec_pager *ep, const char *op,
@@ -202,7 +183,7 @@ static int run_failed(const struct exec_pager *ep, const char *op,
 		buf_printf(&m, "exited with status %d", res->exit_status);
 	if (res->err_text[0]) {
 		buf_adds(&m, ": ");
-		add_one_line(&m, res->err_text);
+		buf_add_one_line(&m, res->err_text);
 	}
 	rc = exec_fail(ep, op, key, status, err, "%s", m.p);
 	buf_release(&m);

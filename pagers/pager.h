@@ -34,6 +34,15 @@ struct pager_answer {
 	char *changes_id; /* sync: the id of the changes the copy contains */
 };
 
+/* What a drain() found out.  Release with pager_notices_release(). */
+struct pager_notices {
+	char **keys;    /* announced as changed by the authority; owned */
+	size_t n, cap;
+	bool all;       /* announcements may have been missed (reconnected):
+			 * every cached page needs a refresh */
+	char note[512]; /* non-empty: news for the user ("reconnected") */
+};
+
 struct pager;
 
 /*
@@ -77,13 +86,26 @@ struct pager_ops {
 	/* Frees what init allocated (not p itself). */
 	void (*close)(struct pager *p);
 
-	/* Optional, NULL when unsupported: a descriptor the watch loop polls,
-	 * drained with drain(); a batched revalidation of many keys. */
-	int (*poll_fd)(struct pager *p);
-	int (*drain)(struct pager *p, struct fk_err *err);
+	/*
+	 * Optional, NULL when unsupported.  A live feed of the authority's
+	 * changes for `watch` (postgres LISTEN): poll_fd() returns a
+	 * descriptor to poll for input (-1: none at the moment) and sets
+	 * *wake_ms to the longest the loop may sleep before calling drain()
+	 * anyway (-1: no limit), e.g. to retry a lost connection; drain()
+	 * reads what arrived.  A drain failure is a warning: the feed goes on
+	 * and is retried.
+	 */
+	int (*poll_fd)(struct pager *p, int *wake_ms);
+	int (*drain)(struct pager *p, struct pager_notices *out,
+		     struct fk_err *err);
+	/* Optional: one round trip for many "read"s, as in `sync`.  keys[i],
+	 * cached[i] and hashes[i] are what read() would get; answers[0..n)
+	 * are filled (the caller releases each) unless an error is returned,
+	 * in which case none are. */
 	int (*revalidate)(struct pager *p, const char *const *keys,
-			  const char *const *hashes, size_t n,
-			  struct pager_answer *answers, struct fk_err *err);
+			  const char *const *cached, const char *const *hashes,
+			  size_t n, struct pager_answer *answers,
+			  struct fk_err *err);
 };
 
 struct pager {
@@ -103,11 +125,15 @@ int pager_new(const struct svc_pager *conf, const char *dir,
 	      size_t max_page_bytes, struct pager **out, struct fk_err *err);
 void pager_free(struct pager *p);
 void pager_answer_release(struct pager_answer *ans);
+/* Appends a copy of key to n->keys, unless it is there already. */
+void pager_notices_add(struct pager_notices *n, const char *key);
+void pager_notices_release(struct pager_notices *n);
 
 /* The built-in pager types, one file each. */
 extern const struct pager_ops exec_pager_ops;
 extern const struct pager_ops mem_pager_ops;
 extern const struct pager_ops net_sim_pager_ops;
+extern const struct pager_ops postgres_pager_ops;
 extern const struct pager_ops spec_pager_ops;
 
 #endif

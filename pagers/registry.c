@@ -11,6 +11,7 @@ static const struct pager_ops *const types[] = {
 	&exec_pager_ops,
 	&mem_pager_ops,
 	&net_sim_pager_ops,
+	&postgres_pager_ops,
 	&spec_pager_ops,
 };
 
@@ -84,4 +85,29 @@ void pager_answer_release(struct pager_answer *ans)
 	cJSON_Delete(ans->page);
 	free(ans->changes_id);
 	memset(ans, 0, sizeof(*ans));
+}
+
+void pager_notices_add(struct pager_notices *n, const char *key)
+{
+	for (size_t i = 0; i < n->n; i++)
+		if (!strcmp(n->keys[i], key))
+			return;
+	if (n->n == n->cap) {
+		n->cap = n->cap ? 2 * n->cap : 8;
+		n->keys = realloc(n->keys, n->cap * sizeof(*n->keys));
+		if (!n->keys)
+			abort();
+	}
+	n->keys[n->n] = strdup(key);
+	if (!n->keys[n->n])
+		abort();
+	n->n++;
+}
+
+void pager_notices_release(struct pager_notices *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		free(n->keys[i]);
+	free(n->keys);
+	memset(n, 0, sizeof(*n));
 }

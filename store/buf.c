@@ -6,6 +6,7 @@
  * see the header for why there is no error path.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,4 +125,26 @@ char *buf_detach(struct buf *b)
 	b->len = 0;
 	b->cap = 0;
 	return p;
+}
+
+/* Appends text as one line: line breaks become "; ", other control
+ * characters spaces, so that a script's stderr or a library's message
+ * cannot break our one-line errors. */
+void buf_add_one_line(struct buf *b, const char *text)
+{
+	size_t start = b->len;
+	bool brk = false;
+
+	for (; *text; text++) {
+		if (*text == '\n' || *text == '\r') {
+			brk = b->len > start;
+			continue;
+		}
+		if (brk && (*text == ' ' || *text == '\t'))
+			continue; /* the indentation of a continuation line */
+		if (brk)
+			buf_adds(b, "; ");
+		brk = false;
+		buf_addc(b, (unsigned char)*text < 0x20 && *text != '\t' ? ' ' : *text);
+	}
 }

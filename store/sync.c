@@ -195,22 +195,98 @@ static int push_namespace(struct sync_run *s, const char *ns, bool now,
 	return rc;
 }
 
-/* Refreshes every cached page of one namespace from its pager. */
-static int refresh_namespace(struct sync_run *s, const char *ns, bool reads,
-			     struct fk_err *err)
+static int refresh_namespace(struct sync_run *s, const char *ns, struct fk_err *err);
+
+/* How many pages one revalidate() call asks about: one round trip each,
+ * with the cached texts of a chunk in memory at a time. */
+#define REVALIDATE_CHUNK 500
+
+/* Refreshes keys[0..n) with one revalidate() call: the cached copies
+ * are read first, the answers applied one page at a time afterwards, as
+ * a read's answer would be. */
+static void revalidate_chunk(struct sync_run *s, struct pager *p, const char *ns,
+			     char **keys, size_t n)
+{
+	struct vm_page *cached = calloc(n, sizeof(*cached));
+	const char **texts = calloc(n, sizeof(*texts));
+	const char **hashes = calloc(n, sizeof(*hashes));
+	struct pager_answer *ans = calloc(n, sizeof(*ans));
+	struct fk_err perr;
+	int64_t clock0 = 0;
+	int rc;
+
+	if (!cached || !texts || !hashes || !ans)
+		abort();
+	rc = vm_clock(s->vm, &clock0, &perr);
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = vm_cached(s->vm, ns, keys[i], &cached[i], &perr);
+		texts[i] = cached[i].found ? cached[i].text : NULL;
+		hashes[i] = cached[i].hash;
+	}
+	if (!rc)
+		rc = vm_before_pager(s->vm, ns, &perr);
+	if (!rc)
+		rc = p->ops->revalidate(p, (const char *const *)keys, texts, hashes,
+					n, ans, &perr);
+	if (rc) {
+		/* One failure for the chunk, not one per page. */
+		fk_prefix(&perr, rc, "namespace \"%s\": refreshing %zu pages", ns, n);
+		page_failed(s, rc, &perr);
+		s->done += n;
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct vm_page pg = {0};
+		int prc = vm_apply(s->vm, ns, keys[i], &ans[i], clock0, NULL, &pg, &perr);
+
+		if (prc) {
+			fk_prefix(&perr, prc, "namespace \"%s\" key \"%s\"", ns, keys[i]);
+			page_failed(s, prc, &perr);
+		} else {
+			s->stats->refreshed++;
+		}
+		page_done(s, ns, keys[i], &pg);
+		vm_page_release(&pg);
+		pager_answer_release(&ans[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		vm_page_release(&cached[i]);
+	free(cached);
+	free(texts);
+	free(hashes);
+	free(ans);
+}
+
+int vm_refresh(struct vm *vm, const char *ns, const struct vm_sync_report *r,
+	       struct vm_sync_stats *stats, struct fk_err *err)
+{
+	struct sync_run s = {vm, r, stats, 0, 0, 0};
+	int rc = refresh_namespace(&s, ns, err);
+
+	return rc ? rc : s.first_failure;
+}
+
+/* Refreshes every cached page of one namespace from its pager: in chunks
+ * through revalidate() when the pager has it, else one read per page. */
+static int refresh_namespace(struct sync_run *s, const char *ns, struct fk_err *err)
 {
 	struct key_list keys = {0};
-	int rc = db_each(s->vm->db, ns, add_cached, &keys, err);
+	struct pager *p;
+	int rc = vm_pager(s->vm, ns, NULL, &p, err);
 
+	if (!rc)
+		rc = db_each(s->vm->db, ns, add_cached, &keys, err);
 	s->total += keys.n;
-	for (size_t i = 0; !rc && i < keys.n; i++) {
+	for (size_t i = 0; !rc && p->ops->revalidate && i < keys.n; i += REVALIDATE_CHUNK)
+		revalidate_chunk(s, p, ns, keys.key + i,
+				 keys.n - i < REVALIDATE_CHUNK ? keys.n - i : REVALIDATE_CHUNK);
+	for (size_t i = 0; !rc && !p->ops->revalidate && i < keys.n; i++) {
 		struct vm_page pg = {0};
 		struct fk_err perr;
 		int prc = vm_fault(s->vm, ns, keys.key[i], &pg, &perr);
 
 		if (prc)
 			page_failed(s, prc, &perr);
-		else if (reads) /* a cache-only pager has nothing to refresh */
+		else if (p->ops->read) /* a cache-only pager has nothing to refresh */
 			s->stats->refreshed++;
 		page_done(s, ns, keys.key[i], &pg);
 		vm_page_release(&pg);
@@ -297,7 +373,7 @@ int vm_sync(struct vm *vm, char *const *nss, size_t n, bool now,
 		if (p->ops->pushes)
 			rc = push_namespace(&s, ns, now, err);
 		if (!rc)
-			rc = refresh_namespace(&s, ns, p->ops->read != NULL, err);
+			rc = refresh_namespace(&s, ns, err);
 	}
 	if (lock >= 0)
 		close(lock);

@@ -168,6 +168,13 @@ int vm_sync(struct vm *vm, char *const *nss, size_t n, bool now,
 	    const struct vm_sync_report *r, struct vm_sync_stats *stats,
 	    struct fk_err *err);
 
+/* The refresh half of `sync` for one namespace, without its lock: every
+ * cached page of ns asked about again (batched when the pager can).  For
+ * `watch` after its pager's feed missed announcements.  The status of the
+ * first page that failed, or FK_OK. */
+int vm_refresh(struct vm *vm, const char *ns, const struct vm_sync_report *r,
+	       struct vm_sync_stats *stats, struct fk_err *err);
+
 /* Cached pages of ns in key byte order (none if the database is missing). */
 int vm_ls(struct vm *vm, const char *ns, db_page_fn fn, void *ctx,
 	  struct fk_err *err);

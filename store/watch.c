@@ -58,6 +58,8 @@ struct vm_watch {
 	struct snap_page *prev; /* with keep_prev: the last copy shown, by key */
 	size_t nprev, capprev;
 	int ino_fd;           /* inotify on the WAL, or -1 */
+	bool feed_started;    /* the pager's feed (drain) was read once */
+	bool feed_due;        /* it has input, or asked to be drained */
 	long long burst_us;   /* next quick re-check after a wake-up; 0: idle */
 };
 
@@ -535,6 +537,17 @@ int vm_watch_pager(struct vm_watch *w, struct fk_err *err)
 			rc = fk_prefix(err, r, "namespace \"%s\" watch", w->ns);
 	}
 	registry_unlock(w);
+	/* The feed first (postgres: LISTEN), then the refresh: a change
+	 * made in between is announced, not missed. */
+	{
+		struct fk_err ferr;
+		int r = vm_watch_feed(w, &ferr);
+
+		if (r && !rc) {
+			rc = r;
+			*err = ferr;
+		}
+	}
 	for (size_t i = 0; w->keys && i < w->nkeys; i++) {
 		struct vm_page pg;
 		struct fk_err ferr;
@@ -549,6 +562,72 @@ int vm_watch_pager(struct vm_watch *w, struct fk_err *err)
 		}
 	}
 	return rc;
+}
+
+/* Keeps the first failure of a refresh for vm_watch_feed's caller. */
+static void refresh_failed(void *ctx, int status, const char *msg)
+{
+	struct fk_err *err = ctx;
+
+	if (status && !err->msg[0])
+		snprintf(err->msg, sizeof(err->msg), "%s", msg);
+}
+
+int vm_watch_feed(struct vm_watch *w, struct fk_err *err)
+{
+	struct pager *p = w->pager;
+	struct pager_notices n = {0};
+	int rc, first = FK_OK;
+
+	if (!p->ops->drain || (w->feed_started && !w->feed_due))
+		return FK_OK;
+	w->feed_started = true;
+	w->feed_due = false;
+	rc = p->ops->drain(p, &n, err);
+	if (rc) {
+		pager_notices_release(&n);
+		return rc;
+	}
+	if (n.note[0])
+		vm_warn(w->vm, "%s", n.note);
+	if (n.all) {
+		struct fk_err ferr = {{0}};
+		struct vm_sync_report r = {.failed = refresh_failed, .ctx = &ferr};
+		struct vm_sync_stats st = {0};
+
+		first = vm_refresh(w->vm, w->ns, &r, &st, &ferr);
+		if (first)
+			*err = ferr;
+		if (st.changed)
+			w->force_check = true;
+		/* Watched pages that are not cached were missed as well. */
+		for (size_t i = 0; w->keys && i < w->nkeys; i++)
+			pager_notices_add(&n, w->keys[i]);
+	}
+	/* A namespace watcher takes every announced page; a keyed one its
+	 * own keys and the pages already cached here, keeping the cache as
+	 * fresh as the feed allows without filling it with strangers. */
+	for (size_t i = 0; i < n.n; i++) {
+		struct vm_page pg = {0};
+		struct fk_err ferr;
+		bool take = watched(w, n.keys[i]);
+
+		if (!take && vm_cached(w->vm, w->ns, n.keys[i], &pg, &ferr) == FK_OK)
+			take = pg.found;
+		vm_page_release(&pg);
+		if (!take)
+			continue;
+		rc = vm_fault(w->vm, w->ns, n.keys[i], &pg, &ferr);
+		if (pg.changed)
+			w->force_check = true;
+		vm_page_release(&pg);
+		if (rc && !first) {
+			first = rc;
+			*err = ferr;
+		}
+	}
+	pager_notices_release(&n);
+	return first;
 }
 
 /* One change of a watched page in this round. */
@@ -690,21 +769,30 @@ int vm_watch_next(struct vm_watch *w, watch_fn fn, void *ctx, struct fk_err *err
 
 int vm_watch_wait(struct vm_watch *w, int timeout_ms, int hup_fd)
 {
-	struct pollfd pfd[2] = {
+	struct pager *p = w->pager;
+	int wake_ms = -1;
+	struct pollfd pfd[3] = {
 		{.fd = w->ino_fd, .events = POLLIN},
 		{.fd = hup_fd, .events = 0}, /* POLLERR/POLLHUP come regardless */
+		{.fd = p->ops->poll_fd ? p->ops->poll_fd(p, &wake_ms) : -1,
+		 .events = POLLIN},
 	};
 	long long wait_us = w->ino_fd < 0 ? POLL_MS * 1000LL
 			    : w->burst_us ? w->burst_us : IDLE_MS * 1000LL;
+	bool feed_wakes = false;
 	struct timespec ts;
 	char buf[4096];
 	int n;
 
 	if (timeout_ms >= 0 && timeout_ms * 1000LL < wait_us)
 		wait_us = timeout_ms * 1000LL;
+	if (wake_ms >= 0 && wake_ms * 1000LL <= wait_us) {
+		wait_us = wake_ms * 1000LL;
+		feed_wakes = true;
+	}
 	ts.tv_sec = (time_t)(wait_us / 1000000);
 	ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
-	n = ppoll(pfd, 2, &ts, NULL);
+	n = ppoll(pfd, 3, &ts, NULL);
 	if (n > 0 && (pfd[0].revents & POLLIN)) {
 		while (read(w->ino_fd, buf, sizeof(buf)) > 0)
 			;
@@ -713,6 +801,8 @@ int vm_watch_wait(struct vm_watch *w, int timeout_ms, int hup_fd)
 		/* Back off: the commit shows within a few ms of its frames. */
 		w->burst_us = w->burst_us * 2 > BURST_LAST_US ? 0 : w->burst_us * 2;
 	}
+	if ((n > 0 && pfd[2].revents) || (n == 0 && feed_wakes))
+		w->feed_due = true;
 	return n > 0 && (pfd[1].revents & (POLLERR | POLLHUP)) != 0;
 }
 

@@ -63,6 +63,14 @@ int vm_watch_cached(struct vm_watch *w, watch_fn fn, void *ctx);
  * (the watch goes on: the caller reports it as a warning). */
 int vm_watch_pager(struct vm_watch *w, struct fk_err *err);
 
+/* Reads the pager's live feed, if it has one and it is due (input
+ * arrived, or the pager asked to be called: vm_watch_wait() notes it; the
+ * first call starts the feed): each announced page that this watcher
+ * watches, or that is cached, is faulted in -- the change log carries it
+ * to fn like any other change.  After a feed outage every cached page is
+ * refreshed.  A failure (the feed is down, a page failed) is a warning:
+ * the feed retries by itself. */
+int vm_watch_feed(struct vm_watch *w, struct fk_err *err);
 /* Passes every change after the last one seen to fn, coalesced per key,
  * in sequence order.  FK_EPRECOND when trimming overtook the watcher. */
 int vm_watch_next(struct vm_watch *w, watch_fn fn, void *ctx,

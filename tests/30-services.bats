@@ -87,7 +87,7 @@ RB
 @test "services: an unknown type names the known ones" {
 	echo '{"pagers":[{"name":"x","namespace":"a","options":{"type":"ftp"}}]}' >s.json
 	run -65 --separate-stderr fk --services s.json pagers
-	[[ "$stderr" == *'s.json:1: pager "x": unknown type "ftp" (known: exec, mem, net_sim, spec)'* ]]
+	[[ "$stderr" == *'s.json:1: pager "x": unknown type "ftp" (known: exec, mem, net_sim, postgres, spec)'* ]]
 }
 
 @test "services: readonly namespaces refuse writes with 69 and store nothing" {
