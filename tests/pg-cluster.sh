@@ -11,9 +11,9 @@
 #   pg-cluster.sh remove DIR  stop it if running and delete DIR.
 #
 # PostgreSQL refuses to run as root, so when we are root (CI) the server
-# runs as the `postgres` user.  That user may not be able to reach DIR (a
-# 0700 temporary folder of root's), so the cluster then lives in a fresh
-# folder of its own under /tmp, named in DIR/where, and removed with DIR.  The binaries come from
+# runs as the `postgres` user.  The cluster lives in a fresh folder of its
+# own under /tmp (see below), which that user can reach, named in
+# DIR/where and removed with DIR.  The binaries come from
 # `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
 # Exit status: 0 done, 1 failed (the server's log is printed), 2 usage,
 # 69 PostgreSQL's server programs are not installed.
@@ -49,24 +49,30 @@ as_owner() {
 	fi
 }
 
-# home: the folder holding data/, the socket and the logs.
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd)
-if [ "$(id -u)" != 0 ]; then
-	home=$dir
-elif [ -f "$dir/where" ] && [ -d "$(cat "$dir/where")" ]; then
+# home: the folder holding data/, the socket and the logs.  Always a short
+# fresh folder under /tmp, named in DIR/where: a Unix socket's path must
+# fit in 107 bytes, which a deep temporary DIR may not.  0700: the server
+# trusts whoever reaches its socket (root passes regardless).
+[ "$op" != start ] || mkdir -p "$dir"
+[ ! -d "$dir" ] || dir=$(cd "$dir" && pwd)
+if [ -f "$dir/where" ] && [ -d "$(cat "$dir/where")" ]; then
 	home=$(cat "$dir/where")
 elif [ "$op" = start ]; then
 	home=$(mktemp -d /tmp/flokvm-pg.XXXXXX)
-	chmod 0755 "$home"
-	chown postgres: "$home"
+	chmod 0700 "$home"
+	[ "$(id -u)" = 0 ] && chown postgres: "$home"
 	echo "$home" >"$dir/where"
 else
-	home=$dir
+	home=
 fi
+conninfo="host=$home user=postgres dbname=postgres"
 
 case $op in
 start)
+	if as_owner "$bindir/pg_ctl" -D "$home/data" status >/dev/null 2>&1; then
+		echo "$conninfo" # already running
+		exit 0
+	fi
 	if [ ! -f "$home/data/PG_VERSION" ]; then
 		as_owner "$bindir/initdb" -D "$home/data" -A trust -U postgres \
 			-E UTF8 --locale=C >"$home/initdb.log" 2>&1 ||
@@ -80,19 +86,19 @@ start)
 		cat "$home/server.log" >&2 2>/dev/null
 		exit 1
 	fi
-	echo "host=$home user=postgres dbname=postgres"
+	echo "$conninfo"
 	;;
 stop)
-	as_owner "$bindir/pg_ctl" -D "$home/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+	[ -z "$home" ] || as_owner "$bindir/pg_ctl" -D "$home/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
 	;;
 kill)
-	as_owner "$bindir/pg_ctl" -D "$home/data" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
+	[ -z "$home" ] || as_owner "$bindir/pg_ctl" -D "$home/data" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
 	;;
 remove)
-	if [ -f "$home/data/postmaster.pid" ]; then
+	if [ -n "$home" ] && [ -f "$home/data/postmaster.pid" ]; then
 		as_owner "$bindir/pg_ctl" -D "$home/data" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
 	fi
-	[ "$home" = "$dir" ] || rm -rf "$home"
+	[ -z "$home" ] || rm -rf "$home"
 	rm -rf "$dir"
 	;;
 esac
