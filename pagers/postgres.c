@@ -761,6 +761,7 @@ static int pg_revalidate(struct pager *p, const char *const *keys,
 
 	if (!digests || !dig)
 		abort();
+	memset(answers, 0, n * sizeof(*answers)); /* releasable if we fail */
 	for (size_t i = 0; i < n; i++) {
 		if (cached[i]) {
 			text_digest(cached[i], dig[i]);
@@ -786,8 +787,14 @@ static int pg_revalidate(struct pager *p, const char *const *keys,
 	}
 	for (int r = 0; !rc && r < rows; r++) {
 		long i = strtol(pg->pq->getvalue(res, r, 0), NULL, 10) - 1;
-		struct pager_answer *a = &answers[i];
+		struct pager_answer *a;
 
+		if (i < 0 || (size_t)i >= n) {
+			rc = pg_fail(pg, "revalidate", NULL, FK_ERUNTIME, err,
+				     "row %d has no page index", r);
+			break;
+		}
+		a = &answers[i];
 		memset(a, 0, sizeof(*a));
 		if (!strcmp(pg->pq->getvalue(res, r, 1), "t"))
 			a->verdict = PAGER_GONE;
