@@ -188,13 +188,17 @@ static int pg_init(struct pager *p, struct fk_err *err)
 		" WHERE ns = $1 AND key = $2 RETURNING version)"
 		" SELECT version, pg_notify($6, $7) FROM u";
 	/* One row per asked key, in the order asked: its index, whether the
-	 * server has it, and its page unless hash and digest are equal. */
+	 * server has it, and its page unless hash and digest are equal.  A
+	 * LATERAL lookup per key, so that the plan is index probes whatever
+	 * the table's statistics say (a plain join was planned as a hash join
+	 * over the whole namespace until the first ANALYZE: 4x slower). */
 	static const char sql_reval[] =
-		"SELECT c.i, t.page IS NULL,"
+		"SELECT c.i, t.hash IS NULL,"
 		" CASE WHEN t.hash = c.h AND t.digest = c.d THEN NULL ELSE t.page END"
 		" FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY"
 		" AS c(k, h, d, i)"
-		" LEFT JOIN @pages@ t ON t.ns = $1 AND t.key = c.k AND t.page IS NOT NULL"
+		" LEFT JOIN LATERAL (SELECT p.page, p.hash, p.digest FROM @pages@ p"
+		" WHERE p.ns = $1 AND p.key = c.k AND p.page IS NOT NULL) t ON true"
 		" ORDER BY c.i";
 	struct pg_pager *pg = pg_of(p);
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(p->conf->options, "timeout_ms");
@@ -434,7 +438,7 @@ static int pg_tables(struct pg_pager *pg, const char *op, const char *key,
 		     struct fk_err *err)
 {
 	const char *vals[2] = {pg->pages_q, pg->applied_q};
-	PGresult *res;
+	PGresult *res = NULL;
 	bool there;
 	int rc;
 
@@ -553,7 +557,7 @@ static int pg_read(struct pager *p, const char *key, const char *cached,
 	struct pg_pager *pg = pg_of(p);
 	char digest[11];
 	const char *vals[4] = {p->conf->ns, key, hash, NULL};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc;
 
 	if (cached) {
