@@ -188,17 +188,18 @@ static int pg_init(struct pager *p, struct fk_err *err)
 		" WHERE ns = $1 AND key = $2 RETURNING version)"
 		" SELECT version, pg_notify($6, $7) FROM u";
 	/* One row per asked key, in the order asked: its index, whether the
-	 * server has it, and its page unless hash and digest are equal.  A
-	 * LATERAL lookup per key, so that the plan is index probes whatever
-	 * the table's statistics say (a plain join was planned as a hash join
-	 * over the whole namespace until the first ANALYZE: 4x slower). */
+	 * server has it, and its page unless hash and digest are equal.  One
+	 * index probe per key whatever the table's statistics say: a plain
+	 * join was planned as a hash join over the whole namespace until the
+	 * first ANALYZE (3-4x slower), and so is a LATERAL subquery, which
+	 * the planner flattens into the same join unless a LIMIT stops it. */
 	static const char sql_reval[] =
 		"SELECT c.i, t.hash IS NULL,"
 		" CASE WHEN t.hash = c.h AND t.digest = c.d THEN NULL ELSE t.page END"
 		" FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY"
 		" AS c(k, h, d, i)"
 		" LEFT JOIN LATERAL (SELECT p.page, p.hash, p.digest FROM @pages@ p"
-		" WHERE p.ns = $1 AND p.key = c.k AND p.page IS NOT NULL) t ON true"
+		" WHERE p.ns = $1 AND p.key = c.k AND p.page IS NOT NULL LIMIT 1) t ON true"
 		" ORDER BY c.i";
 	struct pg_pager *pg = pg_of(p);
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(p->conf->options, "timeout_ms");

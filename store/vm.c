@@ -317,6 +317,18 @@ static int precondition(const struct vm_write_opts *o, const struct vm_page *cur
 	return FK_OK;
 }
 
+/* msg without a leading `namespace "NS" key "KEY": `, which a warning
+ * about that page has said already. */
+static const char *vm_unprefixed(const char *msg, const char *ns, const char *key)
+{
+	char prefix[sizeof(((struct fk_err *)0)->msg)];
+	int n = snprintf(prefix, sizeof(prefix), "namespace \"%s\" key \"%s\": ", ns, key);
+
+	if (n > 0 && (size_t)n < sizeof(prefix) && !strncmp(msg, prefix, (size_t)n))
+		return msg + n;
+	return msg;
+}
+
 /*
  * The read-modify-write of a write, in one BEGIN IMMEDIATE: re-read,
  * check the precondition, normalise against the stored copy, and store if
@@ -415,7 +427,7 @@ static int write_valid(struct vm *vm, struct pager *p, const char *ns,
 
 		if (vm_push(vm, ns, key, &pushed, &perr))
 			vm_warn(vm, "namespace \"%s\" key \"%s\": written locally, not pushed yet: %s",
-				ns, key, perr.msg);
+				ns, key, vm_unprefixed(perr.msg, ns, key));
 		else if (pushed.found || pushed.changed) {
 			int64_t seq = out->seq;
 
