@@ -699,6 +699,11 @@ static int pg_sync(struct pager *p, const char *key, const cJSON *push,
 		rc = pg_merge(pg, key, cur, changes, &merged, err);
 		if (!rc)
 			page_write(&text, merged);
+		/* Every machine would refuse a copy over the page limit. */
+		if (!rc && text.len > pg->base.max_page_bytes)
+			rc = pg_fail(pg, "sync", key, FK_EDATA, err,
+				     "the merged page would be %zu bytes, over the limit of %zu",
+				     text.len, pg->base.max_page_bytes);
 		/* An unchanged page is not stored again, nor announced; the
 		 * commit still records the id. */
 		if (!rc && (!cur || strcmp(text.p, cur)))

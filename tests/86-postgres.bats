@@ -917,3 +917,28 @@ print(json.dumps({"entries": [{"_uuid": "e%d" % i, "_timestamp": str(i), "pad": 
 	[ "$(ls_field B probe hash)" = "$(ls_field A probe hash)" ]
 	kill -0 "$WPID"
 }
+
+@test "postgres: a merge that would exceed the page limit is rejected; the server keeps its copy" {
+	export FLOKVM_MAX_PAGE_BYTES=60000
+	pad=$(printf 'x%.0s' $(seq 1 500))
+	mk() { # mk PREFIX: a page of 100 entries of ~520 bytes
+		local i sep=
+		printf '{"entries":['
+		for i in $(seq 1 100); do
+			printf '%s{"_uuid":"%s%d","_timestamp":"1","t":"%s"}' "$sep" "$1" "$i" "$pad"
+			sep=,
+		done
+		printf ']}'
+	}
+	mk a | on A write shared k
+	[ "$(srv_col k version)" = 1 ]
+	# B, never having seen A's page, writes its own 100 entries offline:
+	# they fit on their own, not merged with A's
+	mk b | on_bad B write shared k 2>/dev/null
+	[ "$(ls_field B k unsynced)" = true ]
+	run -0 --separate-stderr on B sync --now # a rejection is a warning
+	[[ "$stderr" == *'the authority rejected changes'*'the merged page would be '*' bytes, over the limit of 60000'* ]]
+	[ "$(srv_col k version)" = 1 ]
+	[ "$(ls_field B k unsynced)" = false ]
+	[ "$(page_of B k)" = "$(page_of A k)" ]
+}
