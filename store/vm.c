@@ -53,6 +53,9 @@ void vm_init(struct vm *vm, const char *db_path, const struct services *svc,
 
 void vm_release(struct vm *vm)
 {
+	if (vm->unpushed_quiet)
+		vm_warn(vm, "%zu more pages written locally, not pushed yet (`flokvm sync` pushes them; `flokvm ls` shows them as unsynced)",
+			vm->unpushed_quiet);
 	for (size_t i = 0; i < vm->svc->npagers; i++)
 		pager_free(vm->pagers[i]);
 	free(vm->pagers);
@@ -424,11 +427,15 @@ static int write_valid(struct vm *vm, struct pager *p, const char *ns,
 	if (p->ops->pushes && out->changed) {
 		struct vm_page pushed = {0};
 		struct fk_err perr;
+		int prc = vm_push(vm, ns, key, &pushed, &perr);
 
-		if (vm_push(vm, ns, key, &pushed, &perr))
+		if (prc && vm->unpushed_warned) {
+			vm->unpushed_quiet++;
+		} else if (prc) {
 			vm_warn(vm, "namespace \"%s\" key \"%s\": written locally, not pushed yet: %s",
 				ns, key, vm_unprefixed(perr.msg, ns, key));
-		else if (pushed.found || pushed.changed) {
+			vm->unpushed_warned = true;
+		} else if (pushed.found || pushed.changed) {
 			int64_t seq = out->seq;
 
 			vm_page_release(out);

@@ -48,6 +48,11 @@ struct vm {
 	 * local write committed): the command line prints them. */
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
+	/* Writes whose push failed after the first one warned about: they are
+	 * counted, and vm_release() warns once with the count (a batch while
+	 * the authority is down would warn once per page otherwise). */
+	bool unpushed_warned;
+	size_t unpushed_quiet;
 	struct vm_group group;
 };
 
