@@ -241,3 +241,26 @@ unsynced() { # unsynced KEY: true/false as ls shows it
 	kill "$server"
 	run -1 fk read_sync feeds other
 }
+
+@test "sync: an offline batch warns once and counts the rest; sync shows 20 failures and counts the rest" {
+	touch "$AUTHORITY_DIR/offline"
+	for i in $(seq 1 25); do
+		printf '{"req":"write","ns":"news","key":"k%02d","page":{"entries":[]}}\n' "$i"
+	done >reqs.jsonl
+	run -0 --separate-stderr fk batch <reqs.jsonl
+	[ "$(grep -c '"status":0' <<<"$output")" = 25 ]
+	[ "$(wc -l <<<"$stderr")" = 2 ]
+	[[ "$(sed -n 1p <<<"$stderr")" == 'flokvm: batch: warning: namespace "news" key "k01": written locally, not pushed yet: '*'authority offline'* ]]
+	[[ "$(sed -n 2p <<<"$stderr")" == 'flokvm: batch: warning: 24 more pages written locally, not pushed yet '* ]]
+	[ "$(fk ls news | grep -c '"unsynced":true')" = 25 ]
+	# 25 pushes and 25 refreshes fail
+	run -1 --separate-stderr fk sync --now
+	[ "$(grep -c 'authority offline' <<<"$stderr")" = 20 ]
+	[ "$(tail -n 1 <<<"$stderr")" = 'flokvm: sync: 30 more failures not shown (-v shows them all)' ]
+	run -1 --separate-stderr fk sync --now -v
+	[ "$(grep -c 'authority offline' <<<"$stderr")" = 50 ]
+	[[ "$stderr" != *'not shown'* ]]
+	rm "$AUTHORITY_DIR/offline"
+	run -0 fk sync --now
+	[ "$(fk ls news | grep -c '"unsynced":false')" = 25 ]
+}
