@@ -1,6 +1,6 @@
 /*
  * fuzz-services.c - libFuzzer target for the services file parser
- * (pagers/services.c), both syntaxes: the input is the text of a file
+ * (pagers/services*.c), both syntaxes: the input is the text of a file
  * named services.rb in the current folder.
  *
  * Oracles, each an abort(): a file that loads has pagers with a name, a

@@ -1,6 +1,6 @@
 /*
  * test-json.c - the strict reader, the compact writer, equality and paths
- * of store/json.c.
+ * of store/json-read.c, json-write.c and json-equal.c.
  *
  * Error cases compare the whole message, position and path included:
  * it is what a user sees on stderr (SPEC §2.3).
