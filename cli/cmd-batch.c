@@ -66,13 +66,17 @@ static void print_answer(struct batch *b, const struct answer *a, int status,
 		buf_adds(o, "}\n");
 		return;
 	}
+	/* The group's failure: this request's work was rolled back, so its
+	 * events describe a state that never existed, and are dropped. */
+	bool rolled_back = status && !a->status;
+
 	if (!status) {
 		status = a->status;
 		message = a->message;
 	}
 	if (status && !b->first_failure)
 		b->first_failure = status;
-	if (a->events)
+	if (a->events && !rolled_back)
 		buf_adds(o, a->events);
 	buf_printf(o, "{\"event\":\"done\",\"line\":%ld,\"ns\":", a->line);
 	json_write_string(o, a->ns);

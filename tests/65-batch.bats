@@ -92,6 +92,16 @@ req() { # req REQ KEY [EXTRA-JSON-MEMBERS]
 	[ "${lines[0]}" = '{"event":"done","line":1,"ns":"user","key":"a","status":1,"seq":0,"hash":null,"message":"rolled back: --atomic and a request failed"}' ]
 	[[ "${lines[1]}" == *'"status":65,'* ]]
 	[ ! -e "$DB" ] || [ "$(fk ls user)" = "" ]
+	# A read of what the rolled-back transaction wrote prints nothing.
+	{
+		req write a '"page":{"entries":[{"_uuid":"e1","_timestamp":"1"}]}'
+		req read a
+		req write b '"page":{}'
+	} >in.jsonl
+	run -65 fk batch --atomic <in.jsonl
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "$output" != *read_res* ]]
+	[[ "${lines[1]}" == '{"event":"done","line":2,"ns":"user","key":"a","status":1,'*'rolled back'* ]]
 	{
 		req write a '"page":{"entries":[]}'
 		req write b '"page":{"entries":[]}'
