@@ -125,7 +125,7 @@ rss_below() {
 	within 2000
 	rss_below $((32 << 10))
 	run -65 measured batch < <(printf '{"req":"write","ns":"user","key":"deep","page":'; deep_page 10000 | tr -d '\n'; echo '}')
-	[[ "$output" == '{"event":"error","line":1,"status":65,"message":"'*'column '*': nesting deeper than '*'"}' ]]
+	[[ "$output" == '{"event":"error","line":1,"status":65,"message":"'*'column '*': nesting deeper than 64"}' ]]
 	[ ! -e "$DB" ] || [ "$(fk ls user)" = "" ]
 }
 
