@@ -771,6 +771,7 @@ while True:
 		'back\slash %s $1 :k'
 		'café 日本語 ünï ✓'
 		"$(printf '日%.0s' $(seq 1 341))" # 1023 bytes
+		'NULL' '{a,b}' ' lead "q" \" trail ' # array-literal syntax (revalidate)
 	)
 	for key in "${keys[@]}"; do
 		run -0 --separate-stderr on A write shared "$key" <<<'{"entries":[{"_uuid":"a","_timestamp":"1"}]}'
@@ -784,6 +785,19 @@ while True:
 	[ "$(on A ls shared | grep -c '"unsynced":false}$')" = "${#keys[@]}" ]
 	[ "$(on B ls shared | wc -l)" = "${#keys[@]}" ]
 	[ "$(pgq "SELECT key FROM $T ORDER BY key COLLATE \"C\"")" = "$(printf '%s\n' "${keys[@]}" | LC_ALL=C sort)" ]
+	# B revalidates them all in one batched query: each changed one comes back
+	for key in "${keys[@]}"; do
+		on A write shared "$key" <<<'{"entries":[{"_uuid":"a","_timestamp":"2"}]}'
+	done
+	run -0 --separate-stderr on B sync
+	[ "$stderr" = "" ]
+	[ "$(grep -c '"_timestamp":"2"' <<<"$output")" = "${#keys[@]}" ]
+	[ "$(on B ls shared | grep -c '"unsynced":false}$')" = "${#keys[@]}" ]
+	b_hashes=$(on B ls shared | python3 -c 'import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    print(r["key"] + "\t" + r["hash"])' | LC_ALL=C sort)
+	[ "$b_hashes" = "$(pgq "SELECT key || E'\t' || hash FROM $T WHERE ns = 'shared'" | LC_ALL=C sort)" ]
 	run -0 on A write "$ns2" "$key" <<<'{"entries":[{"_uuid":"b","_timestamp":"1"}]}'
 	[ "$(pgq "SELECT count(*) FROM $T WHERE ns = :'ns' AND key = :'k'" "ns=$ns2" "k=$key")" = 1 ]
 	[ "$(on B read_sync "$ns2" "$key" | uuids)" = b ]
