@@ -462,15 +462,14 @@ static int pg_tables(struct pg_pager *pg, const char *op, const char *key,
 }
 
 /*
- * Makes sure there is a connection: reuses a good one, else connects --
- * unless the last attempt failed less than the backoff ago, in which case
- * it fails at once with that attempt's reason.  A new connection gets
- * its tables checked once per process, and LISTEN if a watch wants it.
+ * Opens a connection unless a good one is open -- and unless the last
+ * attempt failed less than the backoff ago, in which case it fails at
+ * once with that attempt's reason.
  */
-static int pg_connect(struct pg_pager *pg, const char *op, const char *key,
-		      struct fk_err *err)
+static int pg_open(struct pg_pager *pg, const char *op, const char *key,
+		   struct fk_err *err)
 {
-	const struct pq_api *pq;
+	const struct pq_api *pq = pg->pq;
 	char timeout[16];
 	/* Ours first, then the user's conninfo (it may set connect_timeout
 	 * or application_name), then what must hold: the merge works on
@@ -480,12 +479,7 @@ static int pg_connect(struct pg_pager *pg, const char *op, const char *key,
 	const char *val[5];
 	struct buf m = {0};
 	long long now;
-	int rc;
 
-	rc = pq_load(&pg->pq, err);
-	if (rc)
-		return pg_fail(pg, op, key, rc, err, "%s", err->msg);
-	pq = pg->pq;
 	if (pg->conn && pq->status(pg->conn) == CONNECTION_OK)
 		return FK_OK;
 	pg_drop(pg);
@@ -518,9 +512,25 @@ static int pg_connect(struct pg_pager *pg, const char *op, const char *key,
 	pq->setnonblocking(pg->conn, 1);
 	pg->backoff_ms = 0;
 	pg->retry_at = 0;
-	if (!pg->tables_ready)
+	return FK_OK;
+}
+
+/*
+ * Makes the connection ready for op: open (pg_open), its tables checked
+ * once per process, and LISTEN active if a watch wants the feed -- also
+ * on a connection that a read opened before the watch asked.
+ */
+static int pg_connect(struct pg_pager *pg, const char *op, const char *key,
+		      struct fk_err *err)
+{
+	int rc = pq_load(&pg->pq, err);
+
+	if (rc)
+		return pg_fail(pg, op, key, rc, err, "%s", err->msg);
+	rc = pg_open(pg, op, key, err);
+	if (!rc && !pg->tables_ready)
 		rc = pg_tables(pg, op, key, err);
-	if (!rc && pg->listen_wanted) {
+	if (!rc && pg->listen_wanted && !pg->listening) {
 		rc = pg_run(pg, op, key, "LISTEN", pg->listen_sql, 0, NULL, NULL, err);
 		pg->listening = !rc;
 	}
