@@ -11,9 +11,6 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,35 +47,12 @@ static char *dup_str(const char *s)
 	return buf_detach(&b);
 }
 
-/* Fills err with `pager "NAME" OP "KEY": ...` (no KEY for a whole
- * namespace) and returns status. */
-static int exec_fail(const struct exec_pager *ep, const char *op,
-		     const char *key, int status, struct fk_err *err,
-		     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int exec_fail(const struct exec_pager *ep, const char *op,
-		     const char *key, int status, struct fk_err *err,
-		     const char *fmt, ...)
-{
-	char detail[sizeof(err->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	if (key)
-		return fk_fail(err, status, "pager \"%s\" %s \"%s\": %s",
-			       ep->base.conf->name, op, key, detail);
-	return fk_fail(err, status, "pager \"%s\" %s: %s", ep->base.conf->name,
-		       op, detail);
-}
-
 static int exec_init(struct pager *p, struct fk_err *err)
 {
 	static const char bad_command[] =
 		"options.command: expected an array of strings (argv, no shell)";
 	struct exec_pager *ep = exec_of(p);
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(p->conf->options, "command");
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(p->conf->options, "timeout_ms");
 	const cJSON *arg;
 	struct buf path = {0};
 	size_t i = 0;
@@ -89,13 +63,8 @@ static int exec_init(struct pager *p, struct fk_err *err)
 	cJSON_ArrayForEach(arg, cmd)
 		if (!cJSON_IsString(arg))
 			return fk_fail(err, FK_EDATA, "%s", bad_command);
-	ep->timeout_ms = EXEC_DEFAULT_TIMEOUT_MS;
-	if (t && !cJSON_IsNull(t)) {
-		if (!cJSON_IsNumber(t) || t->valuedouble < 1 ||
-		    t->valuedouble > INT_MAX || t->valuedouble != floor(t->valuedouble))
-			return fk_fail(err, FK_EDATA, "options.timeout_ms: expected a positive integer (milliseconds)");
-		ep->timeout_ms = (int)t->valuedouble;
-	}
+	if (pager_opt_timeout(p, EXEC_DEFAULT_TIMEOUT_MS, &ep->timeout_ms, err))
+		return FK_EDATA;
 	ep->argc = (size_t)cJSON_GetArraySize(cmd);
 	ep->command = calloc(ep->argc + 1, sizeof(*ep->command));
 	if (!ep->command)
@@ -159,7 +128,7 @@ static int exec_run(struct exec_pager *ep, const char *op, const char *key,
 	};
 	rc = proc_run(&spec, res, &perr);
 	if (rc)
-		exec_fail(ep, op, key, rc, err, "%s", perr.msg);
+		pager_fail(&ep->base, op, key, rc, err, "%s", perr.msg);
 	for (i = 0; i < 4; i++)
 		buf_release(&env[i]);
 	free(argv);
@@ -185,7 +154,7 @@ static int run_failed(const struct exec_pager *ep, const char *op,
 		buf_adds(&m, ": ");
 		buf_add_one_line(&m, res->err_text);
 	}
-	rc = exec_fail(ep, op, key, status, err, "%s", m.p);
+	rc = pager_fail(&ep->base, op, key, status, err, "%s", m.p);
 	buf_release(&m);
 	return rc;
 }
@@ -238,13 +207,13 @@ static int exec_read(struct pager *p, const char *key, const char *cached,
 	if (!rc)
 		rc = run_ok(ep, "read", key, &res, err);
 	if (!rc && res.out_overflow)
-		rc = exec_fail(ep, "read", key, FK_ERUNTIME, err,
+		rc = pager_fail(&ep->base, "read", key, FK_ERUNTIME, err,
 			       "printed more than %zu bytes", p->max_page_bytes);
 	if (!rc && json_parse(res.out, res.out_len, &o, &page, &perr))
-		rc = exec_fail(ep, "read", key, FK_ERUNTIME, err,
+		rc = pager_fail(&ep->base, "read", key, FK_ERUNTIME, err,
 			       "output is not JSON: %s", perr.msg);
 	if (!rc && page && !cJSON_IsObject(page))
-		rc = exec_fail(ep, "read", key, FK_ERUNTIME, err,
+		rc = pager_fail(&ep->base, "read", key, FK_ERUNTIME, err,
 			       "output is not a JSON object");
 	if (!rc) {
 		/* Nothing: not modified; {}: the authority has no such page. */
@@ -278,7 +247,7 @@ static int sync_answer(const struct exec_pager *ep, const char *key,
 	}
 	if (!cJSON_IsObject(page) || (id && !cJSON_IsNull(id) && !cJSON_IsString(id)) ||
 	    n != 1 + (id != NULL))
-		return exec_fail(ep, "sync", key, FK_ERUNTIME, err,
+		return pager_fail(&ep->base, "sync", key, FK_ERUNTIME, err,
 				 "output is not {\"page\":..., \"changes_id\":...}");
 	ans->verdict = PAGER_PAGE;
 	ans->changes_id = cJSON_IsString(id) ? dup_str(id->valuestring) : NULL;
@@ -309,10 +278,10 @@ static int exec_sync(struct pager *p, const char *key, const cJSON *push,
 	if (!rc)
 		rc = run_ok(ep, "sync", key, &res, err);
 	if (!rc && res.out_overflow)
-		rc = exec_fail(ep, "sync", key, FK_ERUNTIME, err,
+		rc = pager_fail(&ep->base, "sync", key, FK_ERUNTIME, err,
 			       "printed more than %zu bytes", max);
 	if (!rc && json_parse(res.out, res.out_len, &o, &reply, &perr))
-		rc = exec_fail(ep, "sync", key, FK_ERUNTIME, err,
+		rc = pager_fail(&ep->base, "sync", key, FK_ERUNTIME, err,
 			       "output is not JSON: %s", perr.msg);
 	if (!rc && reply)
 		rc = sync_answer(ep, key, reply, ans, err);

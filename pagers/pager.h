@@ -125,6 +125,16 @@ int pager_new(const struct svc_pager *conf, const char *dir,
 	      size_t max_page_bytes, struct pager **out, struct fk_err *err);
 void pager_free(struct pager *p);
 void pager_answer_release(struct pager_answer *ans);
+/* For the pager types' own messages: fills err with `pager "NAME" OP
+ * "KEY": ...`, or `pager "NAME" (namespace "NS") OP: ...` without a key,
+ * and returns status. */
+int pager_fail(const struct pager *p, const char *op, const char *key,
+	       int status, struct fk_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* options.timeout_ms: a positive integer, else dflt when absent or null;
+ * FK_EDATA naming the option otherwise. */
+int pager_opt_timeout(const struct pager *p, int dflt, int *out,
+		      struct fk_err *err);
 /* Appends a copy of key to n->keys, unless it is there already. */
 void pager_notices_add(struct pager_notices *n, const char *key);
 void pager_notices_release(struct pager_notices *n);

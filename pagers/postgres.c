@@ -22,9 +22,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,27 +86,6 @@ static char *dup_str(const char *s)
 
 	buf_adds(&b, s);
 	return buf_detach(&b);
-}
-
-/* Fills err with `pager "NAME" OP "KEY": ...`, or `pager "NAME"
- * (namespace "NS") OP: ...` without a key, and returns status. */
-static int pg_fail(const struct pg_pager *pg, const char *op, const char *key,
-		   int status, struct fk_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-static int pg_fail(const struct pg_pager *pg, const char *op, const char *key,
-		   int status, struct fk_err *err, const char *fmt, ...)
-{
-	char detail[sizeof(err->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	if (key)
-		return fk_fail(err, status, "pager \"%s\" %s \"%s\": %s",
-			       pg->base.conf->name, op, key, detail);
-	return fk_fail(err, status, "pager \"%s\" (namespace \"%s\") %s: %s",
-		       pg->base.conf->name, pg->base.conf->ns, op, detail);
 }
 
 /* "name" with embedded quotes doubled: an SQL identifier. */
@@ -202,19 +179,13 @@ static int pg_init(struct pager *p, struct fk_err *err)
 		" WHERE p.ns = $1 AND p.key = c.k AND p.page IS NOT NULL LIMIT 1) t ON true"
 		" ORDER BY c.i";
 	struct pg_pager *pg = pg_of(p);
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(p->conf->options, "timeout_ms");
 	char *table = NULL, *applied;
 	struct buf b = {0};
 	int rc;
 
-	pg->timeout_ms = PG_DEFAULT_TIMEOUT_MS;
-	if (t && !cJSON_IsNull(t)) {
-		if (!cJSON_IsNumber(t) || t->valuedouble < 1 ||
-		    t->valuedouble > INT_MAX || t->valuedouble != floor(t->valuedouble))
-			return fk_fail(err, FK_EDATA, "options.timeout_ms: expected a positive integer (milliseconds)");
-		pg->timeout_ms = (int)t->valuedouble;
-	}
-	rc = opt_string(p, "conninfo", "", 0, &pg->conninfo, err);
+	rc = pager_opt_timeout(p, PG_DEFAULT_TIMEOUT_MS, &pg->timeout_ms, err);
+	if (!rc)
+		rc = opt_string(p, "conninfo", "", 0, &pg->conninfo, err);
 	/* "_applied" must fit beside the table's name in 63 bytes. */
 	if (!rc)
 		rc = opt_string(p, "table", "flokvm_pages", PG_NAME_MAX - 8, &table, err);
@@ -332,7 +303,7 @@ static int pg_conn_failed(struct pg_pager *pg, const char *op, const char *key,
 	buf_add_one_line(&m, pg->pq->errorMessage(pg->conn));
 	if (!m.len)
 		buf_adds(&m, "the connection was closed");
-	rc = pg_fail(pg, op, key, FK_ERUNTIME, err, "%s: %s", what, m.p);
+	rc = pager_fail(&pg->base, op, key, FK_ERUNTIME, err, "%s: %s", what, m.p);
 	buf_release(&m);
 	pg_drop(pg);
 	return rc;
@@ -391,7 +362,7 @@ static int pg_result(struct pg_pager *pg, const char *op, const char *key,
 		int rc;
 
 		buf_add_one_line(&m, pq->resultErrorMessage(last));
-		rc = pg_fail(pg, op, key, FK_ERUNTIME, err, "%s: %s", what, m.p);
+		rc = pager_fail(&pg->base, op, key, FK_ERUNTIME, err, "%s: %s", what, m.p);
 		buf_release(&m);
 		pq->clear(last);
 		if (pq->status(pg->conn) != CONNECTION_OK)
@@ -412,7 +383,7 @@ timeout:
 		}
 	}
 	pg_drop(pg);
-	return pg_fail(pg, op, key, FK_ERUNTIME, err, "%s: no answer from PostgreSQL within %d ms (options.timeout_ms)",
+	return pager_fail(&pg->base, op, key, FK_ERUNTIME, err, "%s: no answer from PostgreSQL within %d ms (options.timeout_ms)",
 		       what, pg->timeout_ms);
 }
 
@@ -485,7 +456,7 @@ static int pg_open(struct pg_pager *pg, const char *op, const char *key,
 	pg_drop(pg);
 	now = mono_ms();
 	if (now < pg->retry_at)
-		return pg_fail(pg, op, key, FK_ERUNTIME, err,
+		return pager_fail(&pg->base, op, key, FK_ERUNTIME, err,
 			       "cannot connect to PostgreSQL: %s (next attempt in %.1f s)",
 			       pg->down, (double)(pg->retry_at - now) / 1000.0);
 	/* libpq counts whole seconds and takes less than 2 as 2. */
@@ -505,7 +476,7 @@ static int pg_open(struct pg_pager *pg, const char *op, const char *key,
 		pq->finish(pg->conn);
 		pg->conn = NULL;
 		pg_backoff(pg);
-		return pg_fail(pg, op, key, FK_ERUNTIME, err,
+		return pager_fail(&pg->base, op, key, FK_ERUNTIME, err,
 			       "cannot connect to PostgreSQL: %s", pg->down);
 	}
 	pq->setNoticeProcessor(pg->conn, ignore_notice, NULL);
@@ -526,7 +497,7 @@ static int pg_connect(struct pg_pager *pg, const char *op, const char *key,
 	int rc = pq_load(&pg->pq, err);
 
 	if (rc)
-		return pg_fail(pg, op, key, rc, err, "%s", err->msg);
+		return pager_fail(&pg->base, op, key, rc, err, "%s", err->msg);
 	rc = pg_open(pg, op, key, err);
 	if (!rc && !pg->tables_ready)
 		rc = pg_tables(pg, op, key, err);
@@ -555,7 +526,7 @@ static int pg_answer_page(struct pg_pager *pg, const char *op, const char *key,
 	struct fk_err perr;
 
 	if (json_parse(text, strlen(text), &o, &ans->page, &perr))
-		return pg_fail(pg, op, key, FK_ERUNTIME, err,
+		return pager_fail(&pg->base, op, key, FK_ERUNTIME, err,
 			       "the server's copy is not JSON: %s", perr.msg);
 	ans->verdict = PAGER_PAGE;
 	return FK_OK;
@@ -611,7 +582,7 @@ static int pg_merge(const struct pg_pager *pg, const char *key, const char *cur,
 	if (cur) {
 		if (json_parse(cur, strlen(cur), &o, &base, &perr) ||
 		    page_validate(base, key, PAGE_FROM_PAGER, &perr))
-			rc = pg_fail(pg, "sync", key, FK_ERUNTIME, err,
+			rc = pager_fail(&pg->base, "sync", key, FK_ERUNTIME, err,
 				     "the server's copy is not a valid page: %s", perr.msg);
 	} else {
 		base = cJSON_CreateObject();
@@ -625,7 +596,7 @@ static int pg_merge(const struct pg_pager *pg, const char *key, const char *cur,
 			abort();
 		if (diff_replay(merged, changes, &perr) ||
 		    page_validate(merged, key, PAGE_FROM_PAGER, &perr))
-			rc = pg_fail(pg, "sync", key, FK_EDATA, err,
+			rc = pager_fail(&pg->base, "sync", key, FK_EDATA, err,
 				     "the pushed changes do not apply: %s", perr.msg);
 	}
 	if (!rc) {
@@ -689,7 +660,7 @@ static int pg_sync(struct pager *p, const char *key, const cJSON *push,
 	int rc;
 
 	if (!cJSON_IsString(id) || !cJSON_IsArray(changes))
-		return pg_fail(pg, "sync", key, FK_ERUNTIME, err,
+		return pager_fail(&pg->base, "sync", key, FK_ERUNTIME, err,
 			       "the push has no changes_id or changes");
 	vals[2] = id->valuestring;
 	rc = pg_connect(pg, "sync", key, err);
@@ -699,7 +670,7 @@ static int pg_sync(struct pager *p, const char *key, const cJSON *push,
 		return rc;
 	rc = pg_run(pg, "sync", key, "locking the page", pg->sql_lock, 3, vals, &res, err);
 	if (!rc && pg->pq->ntuples(res) != 1)
-		rc = pg_fail(pg, "sync", key, FK_ERUNTIME, err, "locking the page: no row");
+		rc = pager_fail(&pg->base, "sync", key, FK_ERUNTIME, err, "locking the page: no row");
 	if (!rc) {
 		cur = pg->pq->getisnull(res, 0, 0) ? NULL : dup_str(pg->pq->getvalue(res, 0, 0));
 		fresh = strcmp(pg->pq->getvalue(res, 0, 1), "0") != 0;
@@ -711,7 +682,7 @@ static int pg_sync(struct pager *p, const char *key, const cJSON *push,
 			page_write(&text, merged);
 		/* Every machine would refuse a copy over the page limit. */
 		if (!rc && text.len > pg->base.max_page_bytes)
-			rc = pg_fail(pg, "sync", key, FK_EDATA, err,
+			rc = pager_fail(&pg->base, "sync", key, FK_EDATA, err,
 				     "the merged page would be %zu bytes, over the limit of %zu",
 				     text.len, pg->base.max_page_bytes);
 		/* An unchanged page is not stored again, nor announced; the
@@ -802,7 +773,7 @@ static int pg_revalidate(struct pager *p, const char *const *keys,
 	if (!rc) {
 		rows = pg->pq->ntuples(res);
 		if ((size_t)rows != n)
-			rc = pg_fail(pg, "revalidate", NULL, FK_ERUNTIME, err,
+			rc = pager_fail(&pg->base, "revalidate", NULL, FK_ERUNTIME, err,
 				     "asked for %zu pages, got %d rows", n, rows);
 	}
 	for (int r = 0; !rc && r < rows; r++) {
@@ -810,7 +781,7 @@ static int pg_revalidate(struct pager *p, const char *const *keys,
 		struct pager_answer *a;
 
 		if (i < 0 || (size_t)i >= n) {
-			rc = pg_fail(pg, "revalidate", NULL, FK_ERUNTIME, err,
+			rc = pager_fail(&pg->base, "revalidate", NULL, FK_ERUNTIME, err,
 				     "row %d has no page index", r);
 			break;
 		}

@@ -1,6 +1,10 @@
 /*
  * registry.c - pager types by name, and the life cycle common to all.
  */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,4 +114,35 @@ void pager_notices_release(struct pager_notices *n)
 		free(n->keys[i]);
 	free(n->keys);
 	memset(n, 0, sizeof(*n));
+}
+
+int pager_fail(const struct pager *p, const char *op, const char *key,
+	       int status, struct fk_err *err, const char *fmt, ...)
+{
+	char detail[sizeof(err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (key)
+		return fk_fail(err, status, "pager \"%s\" %s \"%s\": %s",
+			       p->conf->name, op, key, detail);
+	return fk_fail(err, status, "pager \"%s\" (namespace \"%s\") %s: %s",
+		       p->conf->name, p->conf->ns, op, detail);
+}
+
+int pager_opt_timeout(const struct pager *p, int dflt, int *out,
+		      struct fk_err *err)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(p->conf->options, "timeout_ms");
+
+	*out = dflt;
+	if (!t || cJSON_IsNull(t))
+		return FK_OK;
+	if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > INT_MAX ||
+	    t->valuedouble != floor(t->valuedouble))
+		return fk_fail(err, FK_EDATA, "options.timeout_ms: expected a positive integer (milliseconds)");
+	*out = (int)t->valuedouble;
+	return FK_OK;
 }

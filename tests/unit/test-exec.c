@@ -525,7 +525,7 @@ static void test_notify_failure(void)
 	start(&h, "{\"command\":[\"./fail.sh\"]}", tmp, 1024);
 	TAP_OK(h.p->ops->watch(h.p, NULL, NULL, &h.err) == FK_ERUNTIME,
 	       "a failing watch is an error");
-	TAP_STR_EQ(h.err.msg, "pager \"ex0\" watch: exited with status 2: cannot reach",
+	TAP_STR_EQ(h.err.msg, "pager \"ex0\" (namespace \"news\") watch: exited with status 2: cannot reach",
 		   "  without a key for the whole namespace");
 	TAP_OK(h.p->ops->invalidate(h.p, "k", NULL, &h.err) == FK_ERUNTIME,
 	       "a failing invalidate is an error");
