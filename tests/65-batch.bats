@@ -62,6 +62,8 @@ req() { # req REQ KEY [EXTRA-JSON-MEMBERS]
 
 @test "batch: an answered request is committed (a co-process waits for each answer)" {
 	coproc BATCH { "$FLOKVM" --db "$DB" batch; }
+	# bash unsets BATCH_PID once the coprocess has exited: keep it
+	local pid=$BATCH_PID
 	for k in a b c; do
 		req write "$k" '"page":{"entries":[]}' >&"${BATCH[1]}"
 		read -r -t 10 answer <&"${BATCH[0]}"
@@ -70,7 +72,7 @@ req() { # req REQ KEY [EXTRA-JSON-MEMBERS]
 		[ "$(sqlite3 "$DB" "SELECT count(*) FROM pages WHERE key = '$k'")" = 1 ]
 	done
 	exec {BATCH[1]}>&-
-	wait "$BATCH_PID"
+	wait "$pid"
 }
 
 @test "batch: FLOKVM_BATCH_GROUP groups writes; every write lands" {
