@@ -307,23 +307,6 @@ static bool input_ready(const struct line_reader *r)
 	return !r->eof && poll(&p, 1, 0) > 0;
 }
 
-/* The request line is parsed one level deeper than the page limit (the
- * page sits inside it), so a page too deep is reported by the reader as
- * "deeper than LIMIT+1"; say the page's own limit, as `write` does. */
-static void page_depth_message(struct fk_err *err, int line_depth)
-{
-	char tail[64];
-	size_t len = strlen(err->msg), tlen;
-	const char *path = strstr(err->msg, ": page");
-
-	snprintf(tail, sizeof(tail), "nesting deeper than %d", line_depth);
-	tlen = strlen(tail);
-	if (!path || len < tlen || strcmp(err->msg + len - tlen, tail))
-		return;
-	snprintf(err->msg + len - tlen, sizeof(err->msg) - (len - tlen),
-		 "nesting deeper than %d", line_depth - 1);
-}
-
 int cmd_batch(struct cli *c, int argc, char **argv)
 {
 	struct batch b = {c, NULL, 0, 0, 0};
@@ -347,7 +330,8 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 	rc = cli_setup(c);
 	if (rc)
 		return rc;
-	jo.max_depth = c->set.max_depth + 1; /* the page sits one level down */
+	jo.max_depth = c->set.max_depth;
+	jo.wrappers = 1; /* the page sits one level down, in the request */
 	jo.allow_empty = 1;
 	c->vm.group = (struct vm_group){.enabled = true, .atomic = atomic,
 					.size = c->set.batch_group,
@@ -366,7 +350,6 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 			error_line(&b, lineno, "request larger than the page limit");
 		} else if (json_parse(line.p, (size_t)len, &jo, &r, &err)) {
 			/* A request is one line: its position is the column. */
-			page_depth_message(&err, jo.max_depth);
 			error_line(&b, lineno, strncmp(err.msg, "line 1, ", 8) ? err.msg : err.msg + 8);
 		} else if (r && parse_request(r, &req, &ns, &key, &page, &wo, &discard, &err)) {
 			error_line(&b, lineno, err.msg);

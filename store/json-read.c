@@ -166,6 +166,7 @@ struct frame {
 struct parser {
 	const char *text, *end;
 	int max_depth;
+	size_t wrappers;  /* json_opts.wrappers: levels that do not count */
 	struct frame *frames;  /* inline, or on the heap when deeper */
 	size_t depth, nframes; /* open containers; frames available */
 	struct frame inline_frames[JSON_INLINE_FRAMES];
@@ -404,7 +405,7 @@ static int open_container(struct parser *p, const char *at, int obj)
 	cJSON *v;
 	size_t n;
 
-	if (p->depth >= (size_t)p->max_depth)
+	if (p->depth >= (size_t)p->max_depth + p->wrappers)
 		return parse_fail(p, at, 1, "nesting deeper than %d",
 				  p->max_depth);
 	v = json_new(obj ? cJSON_CreateObject() : cJSON_CreateArray());
@@ -874,6 +875,7 @@ int json_parse(const char *text, size_t len, const struct json_opts *opts,
 	p.end = text + len;
 	p.max_depth = opts && opts->max_depth > 0 ? opts->max_depth :
 						     JSON_DEFAULT_DEPTH;
+	p.wrappers = opts && opts->wrappers > 0 ? (size_t)opts->wrappers : 0;
 	p.err = err;
 	/* Both scratch buffers must be strings even when a literal is "". */
 	buf_grow(&p.key, 0);

@@ -22,6 +22,9 @@
 struct json_opts {
 	int max_depth;    /* the outermost value is depth 1; 0 means 64 */
 	int allow_empty;  /* 1: empty or all-whitespace text gives *out = NULL */
+	int wrappers;     /* levels around the value that max_depth is about,
+			   * which do not count: 1 for batch's request line,
+			   * whose page sits one level down */
 };
 
 /*

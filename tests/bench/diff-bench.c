@@ -78,7 +78,7 @@ static char *page_text(int n)
 
 static cJSON *parse(const char *text)
 {
-	struct json_opts opts = {0, 0};
+	struct json_opts opts = {0, 0, 0};
 	struct fk_err err;
 	cJSON *v;
 

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 100000;
 	struct page_limits lim = {1u << 30, 64, 1024};
-	struct json_opts jo = {64, 0};
+	struct json_opts jo = {64, 0, 0};
 	double parse[RUNS], validate[RUNS], norm[RUNS], hash[RUNS];
 	struct buf text = {0};
 	struct fk_err err;

@@ -42,8 +42,8 @@
 
 /* The exec pager's parses (exec_read, exec_sync) and the defaults of the
  * vm's limits (settings.h). */
-static const struct json_opts read_opts = {PAGE_STORED_MAX_DEPTH, 1};
-static const struct json_opts sync_opts = {PAGE_STORED_MAX_DEPTH + 1, 1};
+static const struct json_opts read_opts = {PAGE_STORED_MAX_DEPTH, 1, 0};
+static const struct json_opts sync_opts = {PAGE_STORED_MAX_DEPTH + 1, 1, 0};
 static const struct page_limits lim = {16u << 20, 64, 1024};
 static const struct page_limits reread_lim = {SIZE_MAX, 64, 1024};
 

@@ -57,7 +57,7 @@ static const char *J(const char *s)
 /* A tree from single-quoted text, as is: no validation, no rehashing. */
 static cJSON *tree(const char *s)
 {
-	struct json_opts opts = {0, 0};
+	struct json_opts opts = {0, 0, 0};
 	struct fk_err err;
 	cJSON *v = NULL;
 

@@ -32,7 +32,7 @@ static const char *J(const char *s)
 
 static cJSON *parse(const char *text)
 {
-	struct json_opts opts = {0, 0};
+	struct json_opts opts = {0, 0, 0};
 	struct fk_err err;
 	cJSON *v = NULL;
 

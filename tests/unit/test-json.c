@@ -42,7 +42,7 @@ static const char *show(const char *s, size_t len)
 static char *rewrite(const char *text, size_t len, int max_depth,
 		     struct fk_err *err)
 {
-	struct json_opts opts = {max_depth, 0};
+	struct json_opts opts = {max_depth, 0, 0};
 	struct buf b = {0};
 	cJSON *v;
 
@@ -70,7 +70,7 @@ static void check_round_trip(const char *in, const char *want)
 static void check_error(const char *in, size_t len, int max_depth,
 			const char *want)
 {
-	struct json_opts opts = {max_depth, 0};
+	struct json_opts opts = {max_depth, 0, 0};
 	struct fk_err err = {""};
 	static cJSON sentinel;
 	cJSON *v = &sentinel; /* must be overwritten with NULL */
@@ -396,6 +396,21 @@ static void test_depth(void)
 	TAP_STR_EQ(got, "[]", "an empty array at max_depth 1 passes");
 	free(got);
 	check_error("[[]]", 4, 1, "line 1, column 2: [0]: nesting deeper than 1");
+	/* wrappers: a page inside a request line is measured as a page */
+	{
+		struct json_opts w = {2, 0, 1};
+		cJSON *v = NULL;
+
+		err.msg[0] = 0;
+		TAP_OK(json_parse("{\"page\":[[1]]}", 14, &w, &v, &err) == FK_OK,
+		       "one wrapper level does not count: %s", err.msg);
+		cJSON_Delete(v);
+		v = NULL;
+		TAP_OK(json_parse("{\"page\":[[[1]]]}", 16, &w, &v, &err) == FK_EDATA &&
+		       !strcmp(err.msg, "line 1, column 11: page[0][0]: nesting deeper than 2"),
+		       "beyond it the limit names the page's depth: %s", err.msg);
+		cJSON_Delete(v);
+	}
 	s = nested(65);
 	check_error(s, strlen(s), -5, "line 1, column 65: [0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: nesting deeper than 64");
 	free(s);
@@ -414,7 +429,7 @@ static void test_depth(void)
 	got = rewrite(s, strlen(s), 3000, &err);
 	TAP_STR_EQ(got, s, "3000 levels pass max_depth 3000");
 	free(got);
-	TAP_OK(json_parse(s, strlen(s), &(struct json_opts){2999, 0}, &v,
+	TAP_OK(json_parse(s, strlen(s), &(struct json_opts){2999, 0, 0}, &v,
 			  &err) == FK_EDATA && !v,
 	       "3000 levels fail max_depth 2999");
 	/* the 9000-byte path is shortened in the middle, keeping the problem */
@@ -433,7 +448,7 @@ static void test_depth(void)
 
 static void test_empty(void)
 {
-	struct json_opts allow = {0, 1};
+	struct json_opts allow = {0, 1, 0};
 	struct fk_err err = {""};
 	cJSON *v = NULL;
 
