@@ -39,14 +39,6 @@ static struct exec_pager *exec_of(struct pager *p)
 	return (struct exec_pager *)p;
 }
 
-static char *dup_str(const char *s)
-{
-	struct buf b = {0};
-
-	buf_adds(&b, s);
-	return buf_detach(&b);
-}
-
 static int exec_init(struct pager *p, struct fk_err *err)
 {
 	static const char bad_command[] =
@@ -70,7 +62,7 @@ static int exec_init(struct pager *p, struct fk_err *err)
 	if (!ep->command)
 		abort();
 	cJSON_ArrayForEach(arg, cmd)
-		ep->command[i++] = dup_str(arg->valuestring);
+		ep->command[i++] = buf_strdup(arg->valuestring);
 	/* "./pager" means next to the services file, wherever flokvm was
 	 * started; a bare name is left to execvp()'s PATH search.  Without
 	 * a services folder the child inherits our directory, so a relative
@@ -250,7 +242,7 @@ static int sync_answer(const struct exec_pager *ep, const char *key,
 		return pager_fail(&ep->base, "sync", key, FK_ERUNTIME, err,
 				 "output is not {\"page\":..., \"changes_id\":...}");
 	ans->verdict = PAGER_PAGE;
-	ans->changes_id = cJSON_IsString(id) ? dup_str(id->valuestring) : NULL;
+	ans->changes_id = cJSON_IsString(id) ? buf_strdup(id->valuestring) : NULL;
 	ans->page = cJSON_DetachItemViaPointer(reply, page);
 	return FK_OK;
 }

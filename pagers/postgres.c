@@ -80,14 +80,6 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *dup_str(const char *s)
-{
-	struct buf b = {0};
-
-	buf_adds(&b, s);
-	return buf_detach(&b);
-}
-
 /* "name" with embedded quotes doubled: an SQL identifier. */
 static char *quote_ident(const char *name)
 {
@@ -129,14 +121,14 @@ static int opt_string(const struct pager *p, const char *name, const char *dflt,
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->conf->options, name);
 
 	if (!v || cJSON_IsNull(v)) {
-		*out = dup_str(dflt);
+		*out = buf_strdup(dflt);
 		return FK_OK;
 	}
 	if (!cJSON_IsString(v))
 		return fk_fail(err, FK_EDATA, "options.%s: expected a string", name);
 	if (max && (!v->valuestring[0] || strlen(v->valuestring) > max))
 		return fk_fail(err, FK_EDATA, "options.%s: expected 1 to %zu bytes", name, max);
-	*out = dup_str(v->valuestring);
+	*out = buf_strdup(v->valuestring);
 	return FK_OK;
 }
 
@@ -202,7 +194,7 @@ static int pg_init(struct pager *p, struct fk_err *err)
 	pg->applied_q = quote_ident(applied);
 	free(table);
 	free(applied);
-	pg->sql_tables = dup_str("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL");
+	pg->sql_tables = buf_strdup("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL");
 	buf_printf(&b, "BEGIN; SELECT pg_advisory_xact_lock(" PG_DDL_LOCK "); %s; COMMIT",
 		   postgres_sql);
 	pg->sql_ddl = fill_names(pg, b.p);
@@ -672,7 +664,7 @@ static int pg_sync(struct pager *p, const char *key, const cJSON *push,
 	if (!rc && pg->pq->ntuples(res) != 1)
 		rc = pager_fail(&pg->base, "sync", key, FK_ERUNTIME, err, "locking the page: no row");
 	if (!rc) {
-		cur = pg->pq->getisnull(res, 0, 0) ? NULL : dup_str(pg->pq->getvalue(res, 0, 0));
+		cur = pg->pq->getisnull(res, 0, 0) ? NULL : buf_strdup(pg->pq->getvalue(res, 0, 0));
 		fresh = strcmp(pg->pq->getvalue(res, 0, 1), "0") != 0;
 	}
 	pg->pq->clear(res);
@@ -706,7 +698,7 @@ static int pg_sync(struct pager *p, const char *key, const cJSON *push,
 		ans->verdict = PAGER_NOT_MODIFIED; /* applied, but no page: accepted */
 	}
 	if (!rc)
-		ans->changes_id = dup_str(id->valuestring);
+		ans->changes_id = buf_strdup(id->valuestring);
 	cJSON_Delete(merged);
 	buf_release(&text);
 	free(cur);

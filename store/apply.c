@@ -6,19 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "based.h"
 #include "json.h"
 #include "page.h"
 #include "vm-internal.h"
-
-static char *xstrdup(const char *s)
-{
-	char *d = s ? strdup(s) : NULL;
-
-	if (s && !d)
-		abort();
-	return d;
-}
 
 void vm_stored_release(struct stored *st)
 {
@@ -66,8 +58,8 @@ void vm_page_from_stored(const struct stored *st, struct vm_page *out)
 {
 	vm_page_release(out);
 	out->found = st->row.found;
-	out->text = xstrdup(st->row.found ? st->row.page : "{}");
-	out->hash = xstrdup(st->row.hash);
+	out->text = buf_strdup(st->row.found ? st->row.page : "{}");
+	out->hash = buf_strdup(st->row.hash);
 	out->seq = st->row.found ? st->row.seq : 0;
 }
 
@@ -116,7 +108,7 @@ int vm_store_full(struct vm *vm, const char *ns, const char *key,
 		vm_page_release(out);
 		out->found = true;
 		out->text = buf_detach(&text);
-		out->hash = xstrdup(hash);
+		out->hash = buf_strdup(hash);
 		out->seq = seq;
 		out->changed = changed;
 	}
@@ -188,7 +180,7 @@ static int apply_locked(struct vm *vm, const char *ns, const char *key,
 		rc = db_delete(vm->db, ns, key, "pager", &seq, err);
 		if (!rc) {
 			vm_page_release(out);
-			out->text = xstrdup("{}");
+			out->text = buf_strdup("{}");
 			out->seq = seq;
 			out->changed = true;
 		}

@@ -148,3 +148,12 @@ void buf_add_one_line(struct buf *b, const char *text)
 		buf_addc(b, (unsigned char)*text < 0x20 && *text != '\t' ? ' ' : *text);
 	}
 }
+
+char *buf_strdup(const char *s)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		abort();
+	return d;
+}

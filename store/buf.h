@@ -26,6 +26,9 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 void buf_reset(struct buf *b);   /* len = 0, keeps the storage */
 void buf_release(struct buf *b); /* frees the storage, zeroes b */
 char *buf_detach(struct buf *b); /* caller frees; b is left empty */
+/* strdup() that aborts when out of memory, as the buffers do; NULL
+ * stays NULL.  Caller frees. */
+char *buf_strdup(const char *s);
 /* Appends text with line breaks as "; " and control characters as spaces. */
 void buf_add_one_line(struct buf *b, const char *text);
 

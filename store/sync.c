@@ -17,18 +17,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "based.h"
 #include "vm-internal.h"
 #include "watch.h"
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		abort();
-	return d;
-}
 
 int vm_push(struct vm *vm, const char *ns, const char *key,
 	    struct vm_page *out, struct fk_err *err)
@@ -42,7 +34,7 @@ int vm_push(struct vm *vm, const char *ns, const char *key,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	out->text = xstrdup("{}");
+	out->text = buf_strdup("{}");
 	rc = vm_pager(vm, ns, key, &p, err);
 	if (!rc && (!p->ops->pushes || !p->ops->sync))
 		return fk_fail(err, FK_EREFUSED, "pager \"%s\" of namespace \"%s\" does not push",
@@ -56,7 +48,7 @@ int vm_push(struct vm *vm, const char *ns, const char *key,
 	vm_stored_release(&st);
 	if (!push)
 		return FK_OK; /* nothing unacknowledged */
-	id = xstrdup(based_push_id(push));
+	id = buf_strdup(based_push_id(push));
 	rc = vm_clock(vm, &clock0, err);
 	if (!rc)
 		rc = vm_before_pager(vm, ns, err);
@@ -107,7 +99,7 @@ static int add_key(void *ctx, const char *ns, const char *key, int phase)
 		if (!l->key || !l->phase)
 			abort();
 	}
-	l->key[l->n] = xstrdup(key ? key : ns);
+	l->key[l->n] = buf_strdup(key ? key : ns);
 	l->phase[l->n] = phase;
 	l->n++;
 	return 0;

@@ -12,19 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "based.h"
 #include "json.h"
 #include "page.h"
 #include "vm-internal.h"
-
-static char *xstrdup(const char *s)
-{
-	char *d = s ? strdup(s) : NULL;
-
-	if (s && !d)
-		abort();
-	return d;
-}
 
 void vm_warn(struct vm *vm, const char *fmt, ...)
 {
@@ -217,7 +209,7 @@ int vm_before_pager(struct vm *vm, const char *ns, struct fk_err *err)
 static void set_missing(struct vm_page *out)
 {
 	vm_page_release(out);
-	out->text = xstrdup("{}");
+	out->text = buf_strdup("{}");
 }
 
 /* Reads the stored state of (ns, key) into out; missing database = miss. */

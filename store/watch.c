@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "page.h"
 #include "watch.h"
 
@@ -62,15 +63,6 @@ struct vm_watch {
 	bool feed_due;        /* it has input, or asked to be drained */
 	long long burst_us;   /* next quick re-check after a wake-up; 0: idle */
 };
-
-static char *xstrdup(const char *s)
-{
-	char *d = s ? strdup(s) : NULL;
-
-	if (s && !d)
-		abort();
-	return d;
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -142,7 +134,7 @@ static int own_lock(struct vm_watch *w, struct fk_err *err)
 	if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB) < 0)
 		return fk_fail(err, FK_ERUNTIME, "cannot create lock file '%s': %s", path,
 			       strerror(errno));
-	w->lock_name = xstrdup(name);
+	w->lock_name = buf_strdup(name);
 	return FK_OK;
 }
 
@@ -180,8 +172,8 @@ static int add_page(void *ctx, const char *ns, const char *key)
 		if (!l->ns || !l->key)
 			abort();
 	}
-	l->ns[l->n] = xstrdup(ns);
-	l->key[l->n] = xstrdup(key);
+	l->ns[l->n] = buf_strdup(ns);
+	l->key[l->n] = buf_strdup(key);
 	l->n++;
 	return 0;
 }
@@ -307,8 +299,8 @@ static void snap_add(struct snap_page **arr, size_t *n, size_t *cap,
 		if (!*arr)
 			abort();
 	}
-	(*arr)[*n].key = xstrdup(key);
-	(*arr)[*n].page = xstrdup(page);
+	(*arr)[*n].key = buf_strdup(key);
+	(*arr)[*n].page = buf_strdup(page);
 	(*arr)[*n].seq = seq;
 	(*n)++;
 }
@@ -397,7 +389,7 @@ int vm_watch_start(struct vm *vm, const char *ns, char *const *keys,
 	w->vm = vm;
 	w->opts = *opts;
 	w->lock_fd = w->registry_fd = w->ino_fd = -1;
-	w->ns = xstrdup(ns);
+	w->ns = buf_strdup(ns);
 	w->first = xcalloc(nkeys ? nkeys : 1, sizeof(bool));
 	rc = vm_pager(vm, ns, NULL, &w->pager, err);
 	if (nkeys) {
@@ -405,7 +397,7 @@ int vm_watch_start(struct vm *vm, const char *ns, char *const *keys,
 		for (size_t i = 0; i < nkeys; i++) {
 			if (!rc)
 				rc = page_check_name("key", keys[i], vm->set.max_key_bytes, err);
-			w->keys[i] = xstrdup(keys[i]);
+			w->keys[i] = buf_strdup(keys[i]);
 		}
 		qsort(w->keys, nkeys, sizeof(char *), cmp_str);
 		/* The same key twice is one watch. */
@@ -657,7 +649,7 @@ static int feed_change(void *ctx, int64_t seq, const char *key, const char *kind
 		if (!c->p)
 			abort();
 	}
-	c->p[c->n].key = xstrdup(key);
+	c->p[c->n].key = buf_strdup(key);
 	c->p[c->n].seq = seq;
 	c->n++;
 	return 0;
@@ -757,7 +749,7 @@ int vm_watch_next(struct vm_watch *w, watch_fn fn, void *ctx, struct fk_err *err
 		stop = fn(ctx, &ev);
 		if (w->opts.keep_prev && prev) {
 			free(prev->page);
-			prev->page = xstrdup(out[i].page);
+			prev->page = buf_strdup(out[i].page);
 		} else if (w->opts.keep_prev) {
 			snap_add(&w->prev, &w->nprev, &w->capprev, out[i].key, out[i].page,
 				 out[i].seq);
