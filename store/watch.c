@@ -592,9 +592,16 @@ int vm_watch_feed(struct vm_watch *w, struct fk_err *err)
 			*err = ferr;
 		if (st.changed)
 			w->force_check = true;
-		/* Watched pages that are not cached were missed as well. */
-		for (size_t i = 0; w->keys && i < w->nkeys; i++)
-			pager_notices_add(&n, w->keys[i]);
+		/* Watched pages that are not cached were missed as well (the
+		 * refresh covered the cached ones). */
+		for (size_t i = 0; w->keys && i < w->nkeys; i++) {
+			struct vm_page pg = {0};
+			struct fk_err ferr2;
+
+			if (vm_cached(w->vm, w->ns, w->keys[i], &pg, &ferr2) == FK_OK && !pg.found)
+				pager_notices_add(&n, w->keys[i]);
+			vm_page_release(&pg);
+		}
 	}
 	/* A namespace watcher takes every announced page; a keyed one its
 	 * own keys and the pages already cached here, keeping the cache as

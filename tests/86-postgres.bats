@@ -956,3 +956,25 @@ print(json.dumps({"entries": [{"_uuid": "e%d" % i, "_timestamp": str(i), "pad": 
 	[ "$(ls_field B k unsynced)" = false ]
 	[ "$(page_of B k)" = "$(page_of A k)" ]
 }
+
+@test "postgres: after its connection is cut, a keyed watch fetches its uncached page changed meanwhile" {
+	on A write shared other <<<'{"entries":[]}' # creates the table
+	watch_b out err shared fresh
+	# B's watch is the only flokvm connection now (A's writes have ended)
+	b_connected() {
+		[ "$(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'flokvm' AND state = 'idle'")" = 1 ]
+	}
+	wait_up_to "$WATCH_BOUND_S" b_connected
+	# A change B cannot hear of: written straight into the table, no NOTIFY
+	page=$(on A hash <<<'{"_uuid":"fresh","entries":[{"_uuid":"e","_timestamp":"5"}]}')
+	hash=$(sed -E 's/.*"_hash":"([0-9]+)".*/\1/' <<<"$page")
+	pgq "INSERT INTO $T (ns, key, page, hash, version) VALUES ('shared', 'fresh', :'p', :'h', 1)" "p=$page" "h=$hash"
+	sleep 0.3
+	! has_line out '"key":"fresh"'
+	# cut B's connection: it reconnects and refreshes what it may have missed
+	[ "$(pgq "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'flokvm'")" = 1 ]
+	wait_up_to "$RECONNECT_BOUND_S" has_line err reconnected
+	wait_up_to "$WATCH_BOUND_S" has_line out '"key":"fresh"'
+	[ "$(ls_field B fresh hash)" = "$hash" ]
+	kill -0 "$WPID"
+}
